@@ -1,0 +1,3 @@
+module github.com/oidcauth/oidcauth
+
+go 1.25.0
