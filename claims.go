@@ -1,0 +1,127 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// ctxKey is the context key under which the middleware puts the login.
+type ctxKey struct{}
+
+// Claims are the standard claims of the logged-in user (OpenID Connect Core
+// 2 and 5.1). Claims the provider did not send are zero.
+type Claims struct {
+	Issuer              string    `json:"iss"`
+	Subject             string    `json:"sub"`
+	Audience            []string  `json:"aud"`
+	Expiry              time.Time `json:"exp"`
+	IssuedAt            time.Time `json:"iat"`
+	AuthTime            time.Time `json:"auth_time"`
+	AuthorizedParty     string    `json:"azp"`
+	SessionID           string    `json:"sid"`
+	ACR                 string    `json:"acr"`
+	AMR                 []string  `json:"amr"`
+	Name                string    `json:"name"`
+	GivenName           string    `json:"given_name"`
+	FamilyName          string    `json:"family_name"`
+	MiddleName          string    `json:"middle_name"`
+	Nickname            string    `json:"nickname"`
+	PreferredUsername   string    `json:"preferred_username"`
+	Profile             string    `json:"profile"`
+	Picture             string    `json:"picture"`
+	Website             string    `json:"website"`
+	Email               string    `json:"email"`
+	EmailVerified       bool      `json:"email_verified"`
+	Gender              string    `json:"gender"`
+	Birthdate           string    `json:"birthdate"`
+	ZoneInfo            string    `json:"zoneinfo"`
+	Locale              string    `json:"locale"`
+	PhoneNumber         string    `json:"phone_number"`
+	PhoneNumberVerified bool      `json:"phone_number_verified"`
+}
+
+// UnmarshalJSON reads claims as providers send them: aud as a string or an
+// array, times as numbers, and booleans also as "true"/"false" strings.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	type plain Claims
+	var v struct {
+		*plain
+		Audience            json.RawMessage `json:"aud"`
+		Expiry              json.Number     `json:"exp"`
+		IssuedAt            json.Number     `json:"iat"`
+		AuthTime            json.Number     `json:"auth_time"`
+		EmailVerified       json.RawMessage `json:"email_verified"`
+		PhoneNumberVerified json.RawMessage `json:"phone_number_verified"`
+	}
+	v.plain = (*plain)(c)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	c.Audience = nil
+	if len(v.Audience) > 0 && v.Audience[0] == '"' {
+		var s string
+		if err := json.Unmarshal(v.Audience, &s); err != nil {
+			return err
+		}
+		c.Audience = []string{s}
+	} else if len(v.Audience) > 0 && string(v.Audience) != "null" {
+		if err := json.Unmarshal(v.Audience, &c.Audience); err != nil {
+			return err
+		}
+	}
+	c.Expiry, c.IssuedAt, c.AuthTime = numericDate(v.Expiry), numericDate(v.IssuedAt), numericDate(v.AuthTime)
+	c.EmailVerified = looseBool(v.EmailVerified)
+	c.PhoneNumberVerified = looseBool(v.PhoneNumberVerified)
+	return nil
+}
+
+func numericDate(n json.Number) time.Time {
+	if n == "" {
+		return time.Time{}
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(int64(f), 0).UTC()
+}
+
+func looseBool(raw json.RawMessage) bool {
+	s := string(raw)
+	return s == "true" || s == `"true"`
+}
+
+// ClaimsFromContext returns the claims of the logged-in user, decoded on the
+// first call of a request. ok is false for an anonymous request.
+func ClaimsFromContext(ctx context.Context) (c *Claims, ok bool) {
+	l, _ := ctx.Value(ctxKey{}).(*login)
+	if l == nil {
+		return nil, false
+	}
+	c, _, err := l.decode()
+	return c, err == nil
+}
+
+// RawClaimsFromContext returns the logged-in user's claims as JSON, as the
+// provider sent them (merged with userinfo when that option is on).
+func RawClaimsFromContext(ctx context.Context) (json.RawMessage, bool) {
+	l, _ := ctx.Value(ctxKey{}).(*login)
+	if l == nil {
+		return nil, false
+	}
+	_, raw, err := l.decode()
+	return raw, err == nil
+}
+
+// DecodeClaims decodes the logged-in user's claims into v, the
+// application's own struct. It returns ErrNotLoggedIn for an anonymous
+// request.
+func DecodeClaims(ctx context.Context, v any) error {
+	raw, ok := RawClaimsFromContext(ctx)
+	if !ok {
+		return ErrNotLoggedIn
+	}
+	return json.Unmarshal(raw, v)
+}

@@ -1,0 +1,206 @@
+// An OpenID Connect provider (the certified npm package oidc-provider) for
+// the oidcauth end-to-end suite. It is started by the Go tests, which pass
+// its whole configuration in the environment variable PROVIDER_CONFIG:
+//
+//   {
+//     "port": 43121,                      // listens on 127.0.0.1 (and ::1 when it can)
+//     "issuer": "http://localhost:43121",
+//     "accessTokenTTL": 12,               // seconds
+//     "backchannelAllowedHosts": ["127.0.0.1"],
+//     "clients": [ { "client_id": "...", "client_secret": "...",
+//                    "token_endpoint_auth_method": "client_secret_basic",
+//                    "redirect_uris": [...], "post_logout_redirect_uris": [...],
+//                    "backchannel_logout_uri": "..." } ]
+//   }
+//
+// ACCESS_TOKEN_TTL (seconds) overrides accessTokenTTL.
+//
+// It writes one JSON object per line on stdout for each event the tests may
+// want to observe (the first is {"event":"listening"}); diagnostics go to
+// stderr.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import Provider from 'oidc-provider';
+
+function fail(msg) {
+  process.stderr.write(`e2e provider: ${msg}\n`);
+  process.exit(2);
+}
+
+let config;
+try {
+  config = JSON.parse(process.env.PROVIDER_CONFIG || '');
+} catch (err) {
+  fail(`PROVIDER_CONFIG must be a JSON object: ${err.message}`);
+}
+const port = Number(config.port);
+if (!Number.isInteger(port) || port <= 0) fail('PROVIDER_CONFIG.port must be a port number');
+const issuer = config.issuer || `http://localhost:${port}`;
+const accessTokenTTL = Number(process.env.ACCESS_TOKEN_TTL || config.accessTokenTTL || 60);
+if (!(accessTokenTTL > 0)) fail('ACCESS_TOKEN_TTL must be a positive number of seconds');
+const backchannelAllowedHosts = new Set(config.backchannelAllowedHosts || ['127.0.0.1']);
+if (!Array.isArray(config.clients) || config.clients.length === 0) fail('PROVIDER_CONFIG.clients must be a non-empty array');
+
+function emit(event, fields = {}) {
+  process.stdout.write(`${JSON.stringify({ event, time: Date.now(), ...fields })}\n`);
+}
+
+// Fresh RS256 signing key for every start, with its own kid.
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = {
+  ...privateKey.export({ format: 'jwk' }),
+  kid: `e2e-${randomBytes(6).toString('hex')}`,
+  alg: 'RS256',
+  use: 'sig',
+};
+
+const clients = config.clients.map((c) => ({
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  backchannel_logout_session_required: true,
+  ...c,
+}));
+
+const accounts = (sub) => ({
+  accountId: sub,
+  async claims() {
+    return {
+      sub,
+      name: `E2E ${sub}`,
+      given_name: 'E2E',
+      family_name: sub,
+      preferred_username: sub,
+      email: `${sub}@example.test`,
+      email_verified: true,
+    };
+  },
+});
+
+const provider = new Provider(issuer, {
+  clients,
+  jwks: { keys: [signingKey] },
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  claims: {
+    openid: ['sub'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+    email: ['email', 'email_verified'],
+  },
+  scopes: ['openid', 'offline_access', 'profile', 'email'],
+  conformIdTokenClaims: false,
+  findAccount: (ctx, sub) => accounts(sub),
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: true,
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+  },
+  ttl: {
+    AccessToken: accessTokenTTL,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: 24 * 3600,
+    Interaction: 3600,
+    Session: 24 * 3600,
+    Grant: 24 * 3600,
+  },
+  // The provider refuses outgoing requests (back-channel logout) to loopback
+  // and private addresses. The app under test listens on loopback, so the
+  // guard is lifted for exactly the hosts the tests name, and no others.
+  fetch: (url, options) => {
+    if (backchannelAllowedHosts.has(new URL(url).hostname)) {
+      // eslint-disable-next-line no-param-reassign
+      delete options.dispatcher;
+    }
+    return globalThis.fetch(url, options);
+  },
+});
+
+const clientOf = (ctx) => ctx?.oidc?.client?.clientId;
+
+// The provider accepts a confidential client's secret by either method,
+// whatever the client registered, so record the method each back-channel
+// request really used: the tests check it.
+const observed = new Set(['/token', '/me', '/token/revocation', '/token/introspection']);
+provider.use(async (ctx, next) => {
+  await next();
+  if (!observed.has(ctx.path)) return;
+  const body = ctx.oidc?.body || {};
+  const authz = ctx.headers.authorization || '';
+  let auth = 'none';
+  if (/^basic /i.test(authz)) auth = 'client_secret_basic';
+  else if (body.client_secret) auth = 'client_secret_post';
+  else if (/^bearer /i.test(authz)) auth = 'bearer';
+  emit('request', {
+    path: ctx.path,
+    method: ctx.method,
+    status: ctx.status,
+    client_id: clientOf(ctx) || body.client_id,
+    auth,
+    grant_type: body.grant_type,
+    code_verifier: Boolean(body.code_verifier),
+  });
+});
+
+provider.on('authorization.success', (ctx) => emit('authorization.success', { client_id: clientOf(ctx) }));
+provider.on('authorization.error', (ctx, err) => emit('authorization.error', { client_id: clientOf(ctx), error: err.message, description: err.error_description }));
+provider.on('grant.success', (ctx) => emit('grant.success', {
+  client_id: clientOf(ctx),
+  grant_type: ctx.oidc.params?.grant_type,
+  auth_method: ctx.oidc.client?.clientAuthMethod,
+}));
+provider.on('grant.error', (ctx, err) => emit('grant.error', {
+  client_id: clientOf(ctx),
+  grant_type: ctx?.oidc?.params?.grant_type,
+  error: err.message,
+  description: err.error_description,
+}));
+provider.on('grant.revoked', (ctx, grantId) => emit('grant.revoked', { client_id: clientOf(ctx), grant_id: grantId }));
+provider.on('refresh_token.consumed', (token) => emit('refresh_token.consumed', { client_id: token.clientId, grant_id: token.grantId }));
+provider.on('revocation.success', (ctx, token) => emit('revocation.success', { client_id: clientOf(ctx), kind: token?.kind }));
+provider.on('revocation.error', (ctx, err) => emit('revocation.error', { client_id: clientOf(ctx), error: err.message }));
+provider.on('userinfo.error', (ctx, err) => emit('userinfo.error', { client_id: clientOf(ctx), error: err.message, description: err.error_description }));
+provider.on('end_session.success', (ctx) => emit('end_session.success', { client_id: clientOf(ctx) }));
+provider.on('end_session.error', (ctx, err) => emit('end_session.error', { error: err.message, description: err.error_description }));
+provider.on('backchannel.success', (ctx, client, accountId, sid) => emit('backchannel.success', { client_id: client.clientId, sub: accountId, sid }));
+provider.on('backchannel.error', (ctx, err, client, accountId, sid) => emit('backchannel.error', {
+  client_id: client.clientId, sub: accountId, sid, error: err.message, cause: err.cause?.message,
+}));
+provider.on('server_error', (ctx, err) => {
+  process.stderr.write(`e2e provider: server_error: ${err.stack}\n`);
+  emit('server_error', { error: err.message });
+});
+
+const handler = provider.callback();
+const servers = [];
+
+function listen(host) {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer(handler);
+    server.once('error', reject);
+    server.listen({ port, host, ipv6Only: host === '::1' }, () => {
+      servers.push(server);
+      resolve();
+    });
+  });
+}
+
+await listen('127.0.0.1').catch((err) => fail(`listen on 127.0.0.1:${port}: ${err.message}`));
+// Browsers may try ::1 for localhost first; serve there too when it can.
+await listen('::1').catch(() => {});
+
+emit('listening', { issuer, port, kid: signingKey.kid, access_token_ttl: accessTokenTTL, clients: clients.map((c) => c.client_id) });
+
+function shutdown() {
+  for (const s of servers) s.close();
+  process.exit(0);
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+// Exit with the test process that started us, if it dies without a signal.
+process.stdin.on('end', shutdown);
+process.stdin.resume();

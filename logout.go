@@ -1,0 +1,66 @@
+package oidcauth
+
+import (
+	"net/http"
+	"net/url"
+)
+
+// LogoutHandler returns the logout handler. It takes POST only and refuses
+// cross-origin requests (http.CrossOriginProtection), destroys the session so
+// its cookie no longer authenticates anywhere, and, when the provider has an
+// end_session_endpoint, redirects there (RP-Initiated Logout 1.0) with
+// id_token_hint, client_id, post_logout_redirect_uri and state; else it
+// redirects to "/".
+func (a *Auth) LogoutHandler() http.Handler {
+	return a.logout
+}
+
+func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	if r.Method != http.MethodPost {
+		h.Set("Allow", "POST")
+		a.fail(w, r, http.StatusMethodNotAllowed, newError(ErrBadRequest, "method_not_allowed", "Log out with POST.", nil))
+		return
+	}
+	a.withSession(func(w http.ResponseWriter, r *http.Request) {
+		target, err := a.endSession(r)
+		if err != nil {
+			a.fail(w, r, http.StatusServiceUnavailable, err)
+			return
+		}
+		http.Redirect(w, r, target, http.StatusFound)
+	}).ServeHTTP(w, r)
+}
+
+// endSession destroys the request's session and returns where to send the
+// browser next.
+func (a *Auth) endSession(r *http.Request) (string, error) {
+	ctx := r.Context()
+	l, _ := a.current(ctx)
+	if err := a.sm.Destroy(ctx); err != nil {
+		return "", newError(ErrSession, "session_unavailable", "The logout could not be completed. Please try again.", err)
+	}
+	if l != nil {
+		a.log.Info("oidcauth: logout", "sub", l.Subject, "sid", l.SessionID)
+	}
+	if a.meta.EndSessionEndpoint == "" {
+		return "/", nil
+	}
+	u, err := url.Parse(a.meta.EndSessionEndpoint)
+	if err != nil {
+		return "/", nil
+	}
+	q := u.Query()
+	q.Set("client_id", a.clientID)
+	q.Set("state", random(16))
+	if l != nil {
+		q.Set("id_token_hint", l.IDToken)
+	}
+	if a.postLogout != "" {
+		q.Set("post_logout_redirect_uri", a.postLogout)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}

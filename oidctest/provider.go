@@ -1,0 +1,276 @@
+// Package oidctest is an in-process OpenID Provider for tests and local
+// development: discovery, a JWKS with key rotation, the authorization
+// endpoint (auto-approving a configured user, or showing a small login form),
+// the token endpoint (authorization code with PKCE, refresh with optional
+// rotation, client_secret_basic, client_secret_post and none), userinfo,
+// end_session and revocation. Knobs in [Tamper] make it misbehave for
+// negative tests.
+//
+// It is a test double, not a real provider: it keeps everything in memory
+// and accepts any password.
+package oidctest
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Client is a client registered at the provider.
+type Client struct {
+	ID     string
+	Secret string
+	// AuthMethod is client_secret_basic, client_secret_post or none; the
+	// token endpoint accepts only this one. Empty means client_secret_basic
+	// with a secret and none without.
+	AuthMethod string
+	// RedirectURIs are compared exactly. Empty accepts any redirect URI.
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are compared exactly. Empty accepts any.
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI receives logout tokens from [Provider.Logout].
+	BackchannelLogoutURI string
+}
+
+// User is the user the provider logs in.
+type User struct {
+	Subject string
+	// Claims are added to id_tokens and userinfo (name, email, ...).
+	Claims map[string]any
+}
+
+// Config configures a Provider. The zero value is usable: one basic client
+// "client"/"secret" and the user "alice".
+type Config struct {
+	Clients []Client
+	User    User
+	// Interactive shows a login form at the authorization endpoint instead
+	// of approving at once; the subject typed in becomes the user's.
+	Interactive bool
+	// AccessTokenTTL is the access token's life (default 1 hour).
+	AccessTokenTTL time.Duration
+	// IDTokenTTL is the id_token's life (default 1 hour).
+	IDTokenTTL time.Duration
+	// NoRefreshTokens stops refresh tokens (normally issued with offline_access).
+	NoRefreshTokens bool
+	// RotateRefreshTokens issues a new refresh token on every refresh and
+	// refuses the old one from then on.
+	RotateRefreshTokens bool
+	// NoIDTokenOnRefresh leaves id_token out of refresh responses.
+	NoIDTokenOnRefresh bool
+	// IssParameter advertises authorization_response_iss_parameter_supported
+	// and sends iss on every authorization response (RFC 9207).
+	IssParameter bool
+	// Addr is the loopback address to listen on, e.g. "127.0.0.1:9999";
+	// empty picks a free port.
+	Addr string
+}
+
+// Provider is a running test provider. Its methods are safe for concurrent use.
+type Provider struct {
+	// Issuer is the provider's issuer URL (http://127.0.0.1:PORT).
+	Issuer string
+
+	server *httptest.Server
+	cfg    Config
+
+	mu       sync.Mutex
+	keys     []*rsa.PrivateKey // keys[0] signs
+	kids     []string
+	clients  map[string]Client
+	codes    map[string]*grant
+	refresh  map[string]*grant
+	access   map[string]*grant
+	used     map[string]bool // rotated-away refresh tokens
+	sessions map[string]*grant
+	tamper   Tamper
+	requests []TokenRequest
+	revoked  []string
+}
+
+// grant is what the provider remembers of one login.
+type grant struct {
+	clientID    string
+	redirectURI string
+	scope       string
+	nonce       string
+	challenge   string
+	method      string
+	sid         string
+	user        User
+	authTime    time.Time
+	expires     time.Time
+}
+
+// TokenRequest records a request to the token endpoint.
+type TokenRequest struct {
+	GrantType string
+	// ClientAuth is how the client authenticated: client_secret_basic,
+	// client_secret_post or none.
+	ClientAuth string
+	ClientID   string
+	Status     int
+}
+
+// NewProvider starts a provider on a free loopback port. Close it when done.
+func NewProvider(cfg Config) (*Provider, error) {
+	if len(cfg.Clients) == 0 {
+		cfg.Clients = []Client{{ID: "client", Secret: "secret"}}
+	}
+	if cfg.User.Subject == "" {
+		cfg.User = User{Subject: "alice", Claims: map[string]any{
+			"name": "Alice Example", "email": "alice@example.com", "email_verified": true,
+			"preferred_username": "alice",
+		}}
+	}
+	if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL = time.Hour
+	}
+	if cfg.IDTokenTTL == 0 {
+		cfg.IDTokenTTL = time.Hour
+	}
+	p := &Provider{
+		cfg:      cfg,
+		clients:  map[string]Client{},
+		codes:    map[string]*grant{},
+		refresh:  map[string]*grant{},
+		access:   map[string]*grant{},
+		used:     map[string]bool{},
+		sessions: map[string]*grant{},
+	}
+	for _, c := range cfg.Clients {
+		p.clients[c.ID] = c
+	}
+	if err := p.RotateKeys(false); err != nil {
+		return nil, err
+	}
+	p.server = httptest.NewUnstartedServer(p.routes())
+	if cfg.Addr != "" {
+		p.server.Listener.Close()
+		l, err := listen(cfg.Addr)
+		if err != nil {
+			return nil, err
+		}
+		p.server.Listener = l
+	}
+	p.server.Start()
+	p.Issuer = p.server.URL
+	return p, nil
+}
+
+// Close stops the provider.
+func (p *Provider) Close() { p.server.Close() }
+
+// Client returns the registered client with id.
+func (p *Provider) Client(id string) (Client, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.clients[id]
+	return c, ok
+}
+
+// SetUser changes the user logged in from now on.
+func (p *Provider) SetUser(u User) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cfg.User = u
+}
+
+// SetTamper sets the ways the provider misbehaves from now on; the zero
+// Tamper makes it behave.
+func (p *Provider) SetTamper(t Tamper) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tamper = t
+}
+
+// RotateKeys makes a new signing key current. With keepOld the previous keys
+// stay in the JWKS (a graceful rotation); without, they are dropped.
+func (p *Provider) RotateKeys(keepOld bool) error {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kid := randomString(8)
+	if keepOld {
+		p.keys = append([]*rsa.PrivateKey{k}, p.keys...)
+		p.kids = append([]string{kid}, p.kids...)
+	} else {
+		p.keys, p.kids = []*rsa.PrivateKey{k}, []string{kid}
+	}
+	return nil
+}
+
+// TokenRequests returns the requests the token endpoint has seen.
+func (p *Provider) TokenRequests() []TokenRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.requests)
+}
+
+// CountGrants returns how many token requests of grantType succeeded.
+func (p *Provider) CountGrants(grantType string) int {
+	n := 0
+	for _, r := range p.TokenRequests() {
+		if r.GrantType == grantType && r.Status == http.StatusOK {
+			n++
+		}
+	}
+	return n
+}
+
+// Revoked returns the tokens revoked at the revocation endpoint.
+func (p *Provider) Revoked() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.revoked)
+}
+
+// ExpireAccessTokens makes every access token issued so far expired at the
+// userinfo endpoint.
+func (p *Provider) ExpireAccessTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, g := range p.access {
+		g.expires = time.Now().Add(-time.Second)
+	}
+}
+
+// RevokeRefreshTokens makes every refresh token issued so far invalid.
+func (p *Provider) RevokeRefreshTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for t := range p.refresh {
+		delete(p.refresh, t)
+	}
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (p *Provider) url(path string) string { return p.Issuer + path }
+
+func (p *Provider) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
+	mux.HandleFunc("GET /jwks", p.jwks)
+	mux.HandleFunc("/authorize", p.authorize)
+	mux.HandleFunc("POST /token", p.token)
+	mux.HandleFunc("/userinfo", p.userinfo)
+	mux.HandleFunc("GET /end_session", p.endSession)
+	mux.HandleFunc("POST /revoke", p.revoke)
+	return mux
+}
+
+func (p *Provider) String() string { return fmt.Sprintf("oidctest.Provider(%s)", p.Issuer) }

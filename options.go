@@ -1,0 +1,337 @@
+package oidcauth
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// AuthMethod is how the client authenticates at the token endpoint.
+type AuthMethod string
+
+// The client authentication methods oidcauth supports.
+const (
+	// AuthMethodBasic sends the client ID and secret in an HTTP Basic
+	// Authorization header, each form-urlencoded first (RFC 6749 2.3.1).
+	AuthMethodBasic AuthMethod = "client_secret_basic"
+	// AuthMethodPost sends the client ID and secret in the form body.
+	AuthMethodPost AuthMethod = "client_secret_post"
+	// AuthMethodNone is for public clients: the client ID goes in the form
+	// body, no secret; PKCE protects the code.
+	AuthMethodNone AuthMethod = "none"
+)
+
+// Endpoints are the provider's URLs, for providers without a discovery
+// document. Each URL is used exactly as given, trailing slash included.
+type Endpoints struct {
+	// Authorize is the authorization endpoint. Required.
+	Authorize string
+	// Token is the token endpoint. Required.
+	Token string
+	// JWKS is the URL of the provider's JSON Web Key Set. Required.
+	JWKS string
+	// UserInfo is the userinfo endpoint, or empty.
+	UserInfo string
+	// EndSession is the RP-initiated logout endpoint, or empty: logout then
+	// only ends the local session.
+	EndSession string
+	// Revocation is the RFC 7009 token revocation endpoint, or empty.
+	Revocation string
+	// SigningAlgs are the id_token signing algorithms to accept. Empty means
+	// RS256. Only asymmetric algorithms are allowed.
+	SigningAlgs []string
+	// IssParameter says the provider sends the RFC 9207 iss parameter on
+	// every authorization response, which the callback then requires.
+	IssParameter bool
+}
+
+// ErrorHandler answers a request that failed. status is the HTTP status
+// oidcauth chose; err wraps one of the sentinel errors and is usually an
+// [*Error].
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
+
+// Option configures an [Auth]. Options are checked once, by [New].
+type Option func(*config) error
+
+type config struct {
+	clientID        string
+	clientSecret    string
+	authMethod      AuthMethod
+	redirectURL     string
+	scopes          []string
+	endpoints       *Endpoints
+	authParams      url.Values
+	sessions        *scs.SessionManager
+	idleTimeout     time.Duration
+	lifetime        time.Duration
+	clockSkew       time.Duration
+	httpClient      *http.Client
+	timeout         time.Duration
+	logger          *slog.Logger
+	errorHandler    ErrorHandler
+	apiPrefixes     []string
+	postLogoutURL   string
+	insecureHTTP    bool
+	jwksMinInterval time.Duration
+}
+
+// Defaults. They are the strict ones; each has an option to change it.
+const (
+	// DefaultIdleTimeout ends a session unused for this long.
+	DefaultIdleTimeout = 30 * time.Minute
+	// DefaultLifetime ends a session this long after login, used or not.
+	DefaultLifetime = 8 * time.Hour
+	// DefaultClockSkew is the leeway for exp, iat and nbf.
+	DefaultClockSkew = time.Minute
+	// DefaultTimeout bounds every call to the provider.
+	DefaultTimeout = 10 * time.Second
+	// DefaultJWKSRefreshInterval is the least time between two fetches of the
+	// key set caused by tokens signed with an unknown key.
+	DefaultJWKSRefreshInterval = 10 * time.Second
+)
+
+func defaultConfig() config {
+	return config{
+		scopes:          []string{"openid", "profile", "email"},
+		idleTimeout:     DefaultIdleTimeout,
+		lifetime:        DefaultLifetime,
+		clockSkew:       DefaultClockSkew,
+		timeout:         DefaultTimeout,
+		jwksMinInterval: DefaultJWKSRefreshInterval,
+	}
+}
+
+// WithClientID sets the client ID registered at the provider. Required.
+func WithClientID(id string) Option {
+	return func(c *config) error {
+		if strings.TrimSpace(id) == "" {
+			return optionError("WithClientID", "the client ID is empty")
+		}
+		c.clientID = id
+		return nil
+	}
+}
+
+// WithClientSecret sets the client secret. Without one the client is public
+// and authenticates with [AuthMethodNone].
+func WithClientSecret(secret string) Option {
+	return func(c *config) error {
+		c.clientSecret = secret
+		return nil
+	}
+}
+
+// WithClientAuth sets how the client authenticates at the token endpoint.
+// By default it is chosen from the provider's
+// token_endpoint_auth_methods_supported (basic preferred), else basic with a
+// secret and none without.
+func WithClientAuth(m AuthMethod) Option {
+	return func(c *config) error {
+		switch m {
+		case AuthMethodBasic, AuthMethodPost, AuthMethodNone:
+			c.authMethod = m
+			return nil
+		}
+		return optionError("WithClientAuth", "unknown method %q (want client_secret_basic, client_secret_post or none)", string(m))
+	}
+}
+
+// WithRedirectURL sets the absolute URL of the callback, as registered at the
+// provider. Required. An https URL makes the session cookie Secure with the
+// __Host- prefix.
+func WithRedirectURL(u string) Option {
+	return func(c *config) error {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return optionError("WithRedirectURL", "%q is not an absolute http(s) URL", u)
+		}
+		if p.Fragment != "" || p.User != nil {
+			return optionError("WithRedirectURL", "%q must not have a fragment or user info", u)
+		}
+		c.redirectURL = u
+		return nil
+	}
+}
+
+// WithScopes sets the scopes to request; "openid" must be among them.
+// The default is openid, profile and email. Add offline_access for a refresh
+// token.
+func WithScopes(scopes ...string) Option {
+	return func(c *config) error {
+		if !slices.Contains(scopes, "openid") {
+			return optionError("WithScopes", "the scopes %q do not include openid", scopes)
+		}
+		c.scopes = slices.Clone(scopes)
+		return nil
+	}
+}
+
+// WithEndpoints gives the provider's endpoints by hand; no discovery document
+// is fetched. The issuer passed to New is still the expected iss.
+func WithEndpoints(e Endpoints) Option {
+	return func(c *config) error {
+		c.endpoints = &e
+		return nil
+	}
+}
+
+// reservedAuthParams are set by oidcauth itself on every authorization request.
+var reservedAuthParams = []string{
+	"response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method",
+}
+
+// WithAuthParam adds a parameter to every authorization request, such as
+// prompt, acr_values, login_hint, max_age or audience.
+func WithAuthParam(key, value string) Option {
+	return func(c *config) error {
+		if key == "" || slices.Contains(reservedAuthParams, key) {
+			return optionError("WithAuthParam", "%q cannot be set: oidcauth sets it", key)
+		}
+		if c.authParams == nil {
+			c.authParams = url.Values{}
+		}
+		c.authParams.Add(key, value)
+		return nil
+	}
+}
+
+// WithSessionManager makes oidcauth keep its state in the application's own
+// scs session manager. Its cookie settings are left alone; New logs a warning
+// for each one weaker than oidcauth's defaults. Without this option oidcauth
+// makes its own manager with a memory store.
+func WithSessionManager(sm *scs.SessionManager) Option {
+	return func(c *config) error {
+		if sm == nil || sm.Store == nil {
+			return optionError("WithSessionManager", "the session manager or its Store is nil")
+		}
+		c.sessions = sm
+		return nil
+	}
+}
+
+// WithSessionLifetime sets the idle timeout and the absolute lifetime of the
+// sessions oidcauth creates (defaults: [DefaultIdleTimeout],
+// [DefaultLifetime]). An idle of 0 turns the idle timeout off. It does not
+// apply to a manager given with WithSessionManager.
+func WithSessionLifetime(idle, absolute time.Duration) Option {
+	return func(c *config) error {
+		if absolute <= 0 || idle < 0 || idle > absolute {
+			return optionError("WithSessionLifetime", "want 0 <= idle (%v) <= absolute (%v) and absolute > 0", idle, absolute)
+		}
+		c.idleTimeout, c.lifetime = idle, absolute
+		return nil
+	}
+}
+
+// WithClockSkew sets the leeway for the time claims of tokens
+// (default [DefaultClockSkew]).
+func WithClockSkew(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > 10*time.Minute {
+			return optionError("WithClockSkew", "%v is outside 0..10m", d)
+		}
+		c.clockSkew = d
+		return nil
+	}
+}
+
+// WithHTTPClient sets the client for calls to the provider. Each call still
+// has the timeout of WithTimeout and a cap on the response size.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return optionError("WithHTTPClient", "the client is nil")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithTimeout bounds every call to the provider (default [DefaultTimeout]).
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithTimeout", "%v is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default slog.Default()). oidcauth never logs a
+// token, code, verifier, secret or cookie.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return optionError("WithLogger", "the logger is nil")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithErrorHandler replaces the default error page (HTML for browsers, JSON
+// for APIs).
+func WithErrorHandler(h ErrorHandler) Option {
+	return func(c *config) error {
+		if h == nil {
+			return optionError("WithErrorHandler", "the handler is nil")
+		}
+		c.errorHandler = h
+		return nil
+	}
+}
+
+// WithAPIPrefix marks paths under prefix as API: anonymous requests there get
+// 401, never a redirect. Requests that accept JSON but not HTML, and every
+// method other than GET and HEAD, are API requests anyway.
+func WithAPIPrefix(prefix string) Option {
+	return func(c *config) error {
+		if !strings.HasPrefix(prefix, "/") {
+			return optionError("WithAPIPrefix", "%q does not start with /", prefix)
+		}
+		c.apiPrefixes = append(c.apiPrefixes, prefix)
+		return nil
+	}
+}
+
+// WithPostLogoutRedirectURL sets where the provider sends the browser after
+// RP-initiated logout; it must be registered at the provider.
+func WithPostLogoutRedirectURL(u string) Option {
+	return func(c *config) error {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return optionError("WithPostLogoutRedirectURL", "%q is not an absolute http(s) URL", u)
+		}
+		c.postLogoutURL = u
+		return nil
+	}
+}
+
+// WithInsecureHTTP allows provider endpoints over plain http on hosts other
+// than loopback. Never use it in production: tokens would cross the network
+// in clear.
+func WithInsecureHTTP() Option {
+	return func(c *config) error {
+		c.insecureHTTP = true
+		return nil
+	}
+}
+
+// WithJWKSRefreshInterval sets the least time between two fetches of the key
+// set triggered by unknown key IDs (default [DefaultJWKSRefreshInterval]).
+func WithJWKSRefreshInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return optionError("WithJWKSRefreshInterval", "%v is negative", d)
+		}
+		c.jwksMinInterval = d
+		return nil
+	}
+}

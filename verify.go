@@ -1,0 +1,91 @@
+package oidcauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// verifyTokens checks the token response of a code exchange and returns the
+// login to store. nonce is the pending login's.
+func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*login, error) {
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, idTokenError(errors.New("the token response has no id_token"))
+	}
+	idt, extra, err := a.verifyIDToken(r.Context(), raw, tok.AccessToken)
+	if err != nil {
+		return nil, idTokenError(err)
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		return nil, idTokenError(errors.New("the nonce does not match the login's"))
+	}
+	return &login{
+		IDToken:      raw,
+		Subject:      idt.Subject,
+		SessionID:    extra.SessionID,
+		AccessToken:  tok.AccessToken,
+		RefreshToken: tok.RefreshToken,
+		TokenType:    tok.TokenType,
+		Expiry:       tok.Expiry,
+	}, nil
+}
+
+func idTokenError(err error) error {
+	return newError(ErrIDToken, "invalid_id_token", "The provider's answer could not be verified.", err)
+}
+
+// idTokenExtra are the claims go-oidc does not check or expose.
+type idTokenExtra struct {
+	AuthorizedParty string          `json:"azp"`
+	SessionID       string          `json:"sid"`
+	IssuedAt        json.RawMessage `json:"iat"`
+}
+
+// verifyIDToken checks an id_token: go-oidc checks the signature against the
+// key set with the accepted algorithms, iss, aud, exp (with leeway) and nbf;
+// this adds what it lacks: sub and iat present, iat not in the future, azp
+// when present or when aud has several values, and at_hash when present.
+// The nonce is the caller's to check (it differs for refreshed tokens).
+func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oidc.IDToken, *idTokenExtra, error) {
+	idt, err := a.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	var extra idTokenExtra
+	if err := idt.Claims(&extra); err != nil {
+		return nil, nil, err
+	}
+	if idt.Subject == "" {
+		return nil, nil, errors.New("the id_token has no sub")
+	}
+	if len(extra.IssuedAt) == 0 || string(extra.IssuedAt) == "null" || idt.IssuedAt.IsZero() {
+		return nil, nil, errors.New("the id_token has no iat")
+	}
+	if idt.IssuedAt.After(time.Now().Add(a.clockSkew)) {
+		return nil, nil, fmt.Errorf("the id_token was issued in the future (iat %v)", idt.IssuedAt)
+	}
+	if extra.AuthorizedParty != "" && extra.AuthorizedParty != a.clientID {
+		return nil, nil, fmt.Errorf("the id_token's azp is %q, not this client", extra.AuthorizedParty)
+	}
+	if len(idt.Audience) > 1 && extra.AuthorizedParty == "" {
+		return nil, nil, fmt.Errorf("the id_token has several audiences %q and no azp", idt.Audience)
+	}
+	if !slices.Contains(idt.Audience, a.clientID) {
+		return nil, nil, fmt.Errorf("the id_token's aud %q does not include this client", idt.Audience)
+	}
+	if idt.AccessTokenHash != "" && accessToken != "" {
+		if err := idt.VerifyAccessToken(accessToken); err != nil {
+			return nil, nil, errors.New("the id_token's at_hash does not match the access token")
+		}
+	}
+	return idt, &extra, nil
+}
