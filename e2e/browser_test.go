@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -76,10 +74,9 @@ func startBrowser() (context.Context, string, error) {
 		logFile.Close()
 		os.RemoveAll(userData)
 	})
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	// Starting the first tab starts the browser.
-	if err := chromedp.Do(startCtx); err != nil {
+	// Starting the first tab starts the browser. It must run on ctx itself:
+	// a browser or tab lives as long as the context it was started with.
+	if err := chromedp.Do(ctx); err != nil {
 		return nil, "", fmt.Errorf("start %s: %w", path, err)
 	}
 	return ctx, "", nil
@@ -108,9 +105,7 @@ func newTab(t testing.TB) *tab {
 	}
 	ctx, cancel := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
-	defer cancelStart()
-	if err := chromedp.Do(startCtx); err != nil {
+	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("e2e: new tab: %v", err)
 	}
 	return &tab{t: t, ctx: ctx}
@@ -369,8 +364,6 @@ func (b *tab) submitForm(action string, fields map[string]string) {
 	})()`, action, f))
 }
 
-var errNoForm = errors.New("no logout form")
-
 // clickLogout submits the page's own POST /logout form when it has one, and
 // otherwise a form made on the page (same origin). It reports whether the
 // page had its own form.
@@ -390,5 +383,3 @@ func (b *tab) clickLogout() bool {
 		return own;
 	})()`)
 }
-
-var _ = cdp.Empty{}
