@@ -33,7 +33,6 @@ type Auth struct {
 	onError      ErrorHandler
 	apiPrefixes  []string
 	authorizeURL string // authorization endpoint with the fixed parameters
-	callbackPath string
 	cookies      cookieNames
 	secure       bool
 	postLogout   string
@@ -75,15 +74,8 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		postLogout:  cfg.postLogoutURL,
 		secure:      redirect.Scheme == "https",
 	}
-	a.callbackPath = redirect.EscapedPath()
-	if a.callbackPath == "" {
-		a.callbackPath = "/"
-	}
 	if a.log == nil {
 		a.log = slog.Default()
-	}
-	if a.onError == nil {
-		a.onError = DefaultErrorHandler
 	}
 	if a.client == nil {
 		a.client = &http.Client{
@@ -219,5 +211,27 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, status int, err erro
 	if !errors.As(err, &e) {
 		err = newError(ErrSession, "server_error", "The request could not be completed.", err)
 	}
-	a.onError(w, r, status, err)
+	a.errorHandler(r)(w, r, status, err)
+}
+
+type errorHandlerKey struct{}
+
+// ContextWithErrorHandler returns a copy of ctx in which h answers the
+// failed requests that carry it. Framework adapters use it to answer in
+// their framework's style; an ErrorHandler given with WithErrorHandler
+// takes precedence.
+func ContextWithErrorHandler(ctx context.Context, h ErrorHandler) context.Context {
+	return context.WithValue(ctx, errorHandlerKey{}, h)
+}
+
+// errorHandler picks the application's handler, else the request's, else
+// the default.
+func (a *Auth) errorHandler(r *http.Request) ErrorHandler {
+	if a.onError != nil {
+		return a.onError
+	}
+	if h, ok := r.Context().Value(errorHandlerKey{}).(ErrorHandler); ok && h != nil {
+		return h
+	}
+	return DefaultErrorHandler
 }

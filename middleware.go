@@ -63,7 +63,7 @@ func (a *Auth) challenge(w http.ResponseWriter, r *http.Request) {
 // unauthorized answers 401 through the error handler.
 func (a *Auth) unauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `OIDC realm="`+a.issuer+`"`)
-	a.onError(w, r, http.StatusUnauthorized,
+	a.errorHandler(r)(w, r, http.StatusUnauthorized,
 		newError(ErrNotLoggedIn, "login_required", "You need to log in.", nil))
 }
 

@@ -79,7 +79,9 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 	http.SetCookie(w, &http.Cookie{
 		Name:     a.cookies.loginPrefix + sh,
 		Value:    strconv.FormatInt(now.Unix(), 10) + "." + secret,
-		Path:     a.loginCookiePath(),
+		// Path=/ (required by __Host-): the cookie must reach the next login
+		// start, which drops the oldest when there are too many.
+		Path:     "/",
 		MaxAge:   int(pendingTTL / time.Second),
 		HttpOnly: true,
 		Secure:   a.secure,
@@ -93,15 +95,6 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, u, http.StatusFound)
-}
-
-// loginCookiePath is / with the __Host- prefix (which requires it), else the
-// callback's path, so the cookie travels only where it is needed.
-func (a *Auth) loginCookiePath() string {
-	if a.secure {
-		return "/"
-	}
-	return a.callbackPath
 }
 
 // dropOldLogins expires the oldest login cookies of this browser beyond
@@ -133,7 +126,7 @@ func (a *Auth) dropOldLogins(w http.ResponseWriter, r *http.Request) {
 
 func (a *Auth) expireLoginCookie(w http.ResponseWriter, stateHash string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: a.cookies.loginPrefix + stateHash, Path: a.loginCookiePath(), MaxAge: -1,
+		Name: a.cookies.loginPrefix + stateHash, Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode,
 	})
 }

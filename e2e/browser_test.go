@@ -41,7 +41,7 @@ func chromiumPath() string {
 func startBrowser() (context.Context, string, error) {
 	path := chromiumPath()
 	if path == "" {
-		return nil, "Chromium not found: `apt-get install chromium fonts-liberation` (or set E2E_CHROMIUM)", nil
+		return nil, "Chromium not found: `apt-get install chromium fonts-liberation` (or set E2E_CHROMIUM)" + installHint, nil
 	}
 	userData, err := os.MkdirTemp(suite.dir, "chromium-")
 	if err != nil {
@@ -91,8 +91,9 @@ type tab struct {
 	shots int
 }
 
-// newTab opens a tab for t, closed when t ends.
-func newTab(t testing.TB) *tab {
+// needBrowser starts the browser on first use; it is stopped when TestMain
+// ends.
+func needBrowser(t testing.TB) context.Context {
 	t.Helper()
 	browser.once.Do(func() {
 		browser.ctx, browser.missing, browser.err = startBrowser()
@@ -103,7 +104,13 @@ func newTab(t testing.TB) *tab {
 	if browser.err != nil {
 		t.Fatalf("e2e: browser: %v", browser.err)
 	}
-	ctx, cancel := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
+	return browser.ctx
+}
+
+// newTab opens a tab for t, closed when t ends.
+func newTab(t testing.TB) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(needBrowser(t), chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("e2e: new tab: %v", err)

@@ -352,3 +352,36 @@ func verifyJWT(jwt string, keys map[string]*rsa.PublicKey) (map[string]any, erro
 	var claims map[string]any
 	return claims, json.Unmarshal(payload, &claims)
 }
+
+// TestHarnessStores proves the store servers the session tests use: Redis
+// keeps its data across a crash and a restart on the same port, and
+// PostgreSQL runs as a non-root user and takes the scs sessions table.
+func TestHarnessStores(t *testing.T) {
+	t.Parallel()
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		r := startRedis(t)
+		if out, err := r.cli("SET", "k", "v"); err != nil {
+			t.Fatalf("SET: %v %s", err, out)
+		}
+		r.stop()
+		if _, err := r.cli("PING"); err == nil {
+			t.Fatal("redis still answers after stop")
+		}
+		r.start()
+		if out, err := r.cli("GET", "k"); err != nil || strings.TrimSpace(out) != "v" {
+			t.Fatalf("after restart GET k = %q, %v", out, err)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		pg := startPostgres(t)
+		out, err := pg.psql("oidcauth", `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL);
+CREATE INDEX sessions_expiry_idx ON sessions (expiry);
+INSERT INTO sessions VALUES ('t', '\x00', now() + interval '1 hour');
+SELECT count(*) FROM sessions;`)
+		if err != nil || out != "1" {
+			t.Fatalf("psql: %q, %v", out, err)
+		}
+	})
+}

