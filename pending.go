@@ -77,8 +77,8 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 	}
 	a.dropOldLogins(w, r)
 	http.SetCookie(w, &http.Cookie{
-		Name:     a.cookies.loginPrefix + sh,
-		Value:    strconv.FormatInt(now.Unix(), 10) + "." + secret,
+		Name:  a.cookies.loginPrefix + sh,
+		Value: strconv.FormatInt(now.Unix(), 10) + "." + secret,
 		// Path=/ (required by __Host-): the cookie must reach the next login
 		// start, which drops the oldest when there are too many.
 		Path:     "/",
