@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -132,14 +131,18 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, statusOf(err), err)
 		return
 	}
-	l, err := a.verifyTokens(r, tok, pending.Nonce)
+	l, ts, err := a.verifyTokens(r, tok, pending.Nonce)
 	if err != nil {
 		a.fail(w, r, statusOf(err), err)
 		return
 	}
-	l.LoginTime = time.Now().UTC()
 	// A new session token after login: no session fixation.
 	if err := a.sm.RenewToken(ctx); err != nil {
+		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
+			"The login could not be saved. Please try again later.", err))
+		return
+	}
+	if err := a.saveTokens(ctx, l, ts, a.sm.Deadline(ctx)); err != nil {
 		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
 			"The login could not be saved. Please try again later.", err))
 		return

@@ -116,7 +116,12 @@ func (h *harness) routes() http.Handler {
 	// /tokens shows the session's tokens so tests can look for them in logs.
 	mux.Handle("GET /tokens", h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := r.Context().Value(ctxKey{}).(*login)
-		json.NewEncoder(w).Encode([]string{l.IDToken, l.AccessToken, l.RefreshToken})
+		ts, err := h.auth.loadTokens(r.Context(), l)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		json.NewEncoder(w).Encode([]string{ts.IDToken, ts.AccessToken, ts.RefreshToken})
 	})))
 	return mux
 }

@@ -39,6 +39,11 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (a *Auth) endSession(r *http.Request) (string, error) {
 	ctx := r.Context()
 	l, _ := a.current(ctx)
+	if l != nil {
+		if err := a.deleteTokens(ctx, l); err != nil {
+			return "", newError(ErrSession, "session_unavailable", "The logout could not be completed. Please try again.", err)
+		}
+	}
 	if err := a.sm.Destroy(ctx); err != nil {
 		return "", newError(ErrSession, "session_unavailable", "The logout could not be completed. Please try again.", err)
 	}

@@ -18,22 +18,22 @@ import (
 // with "oidcauth." so it never collides with the application's own.
 const sessionKey = "oidcauth.login"
 
-// login is what a session holds after a successful login. It is stored
-// through scs with gob, so its fields are exported; the type is not.
+// login is what a session holds after a successful login: who the user is,
+// nothing that changes on refresh (the tokens are in their own record, see
+// tokenSet). It is stored through scs with gob, so its fields are exported;
+// the type is not.
 type login struct {
-	// IDToken is the raw, verified id_token: the claims are its payload,
-	// and it is the id_token_hint at logout.
+	// ID names the login's token record; random, fixed for the login's life.
+	ID string
+	// IDToken is the raw, verified id_token of the login: the claims are its
+	// payload, and it is the id_token_hint at logout.
 	IDToken string
 	// Claims holds the claims when they are not the id_token's payload
 	// (merged with userinfo); usually nil, to keep sessions small.
-	Claims       []byte
-	Subject      string
-	SessionID    string
-	AccessToken  string
-	RefreshToken string
-	TokenType    string
-	Expiry       time.Time // of the access token; zero when unknown
-	LoginTime    time.Time
+	Claims    []byte
+	Subject   string
+	SessionID string
+	LoginTime time.Time
 
 	// Per request, never stored: scs decodes a fresh login on every request.
 	once    sync.Once

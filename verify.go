@@ -15,28 +15,35 @@ import (
 )
 
 // verifyTokens checks the token response of a code exchange and returns the
-// login to store. nonce is the pending login's.
-func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*login, error) {
+// login and the tokens to store. nonce is the pending login's.
+func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*login, *tokenSet, error) {
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return nil, idTokenError(errors.New("the token response has no id_token"))
+		return nil, nil, idTokenError(errors.New("the token response has no id_token"))
 	}
 	idt, extra, err := a.verifyIDToken(r.Context(), raw, tok.AccessToken)
 	if err != nil {
-		return nil, idTokenError(err)
+		return nil, nil, idTokenError(err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
-		return nil, idTokenError(errors.New("the nonce does not match the login's"))
+		return nil, nil, idTokenError(errors.New("the nonce does not match the login's"))
 	}
-	return &login{
-		IDToken:      raw,
-		Subject:      idt.Subject,
-		SessionID:    extra.SessionID,
+	l := &login{
+		ID:        random(24),
+		IDToken:   raw,
+		Subject:   idt.Subject,
+		SessionID: extra.SessionID,
+		LoginTime: time.Now().UTC(),
+	}
+	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,
 		RefreshToken: tok.RefreshToken,
 		TokenType:    tok.TokenType,
 		Expiry:       tok.Expiry,
-	}, nil
+		IDToken:      raw,
+		Version:      1,
+	}
+	return l, ts, nil
 }
 
 func idTokenError(err error) error {

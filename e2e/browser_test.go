@@ -355,6 +355,9 @@ func (b *tab) screenshot(name string) {
 // would send it.
 func (b *tab) submitForm(action string, fields map[string]string) {
 	b.t.Helper()
+	if fields == nil {
+		fields = map[string]string{}
+	}
 	f, _ := json.Marshal(fields)
 	eval[chromedp.Void](b, fmt.Sprintf(`(() => {
 		const f = document.createElement('form');

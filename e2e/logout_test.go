@@ -44,13 +44,15 @@ func TestRPInitiatedLogout(t *testing.T) {
 	// session must survive it.
 	b.navigate(p.issuer + "/session/end/success")
 	b.submitForm(a.origin+"/logout", nil)
-	b.drive(&flow{done: onAnyApp}, 20*time.Second)
+	st := b.drive(&flow{done: onAnyApp}, 20*time.Second)
+	t.Logf("cross-site POST /logout answered with the page %s: %.200q", st.URL, st.Text)
 	b.navigate(a.origin + "/")
 	if r := b.fetch("GET", a.origin+"/api/me"); r.Status != 200 {
 		t.Fatalf("a cross-site POST /logout ended the session: /api/me is %d", r.Status)
 	}
 
-	st, f := logoutFrom(t, b, a.origin)
+	var f *flow
+	st, f = logoutFrom(t, b, a.origin)
 	if !f.sawLogoutConfirm {
 		t.Errorf("the browser did not pass through the provider's logout confirmation")
 	}
@@ -67,10 +69,8 @@ func TestRPInitiatedLogout(t *testing.T) {
 	if r := b.fetch("GET", a.origin+"/api/me"); r.Status != 401 {
 		t.Errorf("GET /api/me after logout: %d %q, want 401", r.Status, r.Body)
 	}
-	if r := b.fetch("GET", a.origin+"/me"); r.Type != "opaqueredirect" {
-		t.Errorf("GET /me after logout: %d %s, want a redirect to the provider", r.Status, r.Type)
-	}
-	// The provider's session is gone too: a new login asks for the password.
+	// A navigation to a protected page goes to the provider again, whose
+	// session is gone too: it asks for the password.
 	st = login(t, p, b, a.origin+"/me", user, "")
 	if st.URL != a.origin+"/me" {
 		t.Errorf("login after logout ended on %s", st.URL)

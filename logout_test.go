@@ -1,0 +1,69 @@
+package oidcauth
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/oidcauth/oidcauth/oidctest"
+)
+
+func TestLogout(t *testing.T) {
+	h := newHarness(t, oidctest.Config{})
+	h.mustLogin("/me")
+	old := h.sessionCookie()
+	resp := h.do("POST", "/logout", http.Header{"Origin": {h.app.URL}, "Sec-Fetch-Site": {"same-origin"}})
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("logout: status %d %s", resp.StatusCode, body(resp))
+	}
+	u := mustParse(resp.Header.Get("Location"))
+	q := u.Query()
+	if !strings.HasPrefix(u.String(), h.op.Issuer+"/end_session?") || q.Get("id_token_hint") == "" ||
+		q.Get("post_logout_redirect_uri") != h.app.URL+"/" || q.Get("state") == "" || q.Get("client_id") != "client" {
+		t.Fatalf("logout redirect %s", u)
+	}
+	if h.apiStatus() != http.StatusUnauthorized {
+		t.Fatal("still logged in after logout")
+	}
+	// Replaying the old cookie does not authenticate either.
+	h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{old})
+	if h.apiStatus() != http.StatusUnauthorized {
+		t.Fatal("the pre-logout cookie still authenticates")
+	}
+}
+
+func TestLogoutWithoutEndSession(t *testing.T) {
+	op := newProvider(t, oidctest.Config{})
+	op.SetTamper(oidctest.Tamper{Metadata: func(d map[string]any) { delete(d, "end_session_endpoint") }})
+	h := newHarnessWith(t, op)
+	h.mustLogin("/me")
+	resp := h.do("POST", "/logout", http.Header{"Origin": {h.app.URL}})
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/" || h.apiStatus() != http.StatusUnauthorized {
+		t.Fatalf("status %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestLogoutRefusals(t *testing.T) {
+	tests := []struct {
+		name   string
+		method string
+		header http.Header
+		status int
+	}{
+		{"GET", "GET", nil, http.StatusMethodNotAllowed},
+		{"cross-site POST", "POST", http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://attacker.example"}}, http.StatusForbidden},
+		{"cross-origin POST, no fetch metadata", "POST", http.Header{"Origin": {"https://attacker.example"}}, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, oidctest.Config{})
+			h.mustLogin("/me")
+			if resp := h.do(tt.method, "/logout", tt.header); resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if h.apiStatus() != http.StatusOK {
+				t.Fatal("a refused logout ended the session")
+			}
+		})
+	}
+}

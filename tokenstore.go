@@ -1,0 +1,59 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// tokenSet is a login's tokens. It is kept as its own record in the scs
+// Store, keyed by the login's ID, not inside the session: scs saves a session
+// whole at the end of each request, so a request that started before a
+// refresh would otherwise write the rotated-away refresh token back.
+type tokenSet struct {
+	AccessToken  string    `json:"a,omitempty"`
+	RefreshToken string    `json:"r,omitempty"`
+	TokenType    string    `json:"t,omitempty"`
+	Expiry       time.Time `json:"e,omitzero"` // of the access token; zero when unknown
+	// IDToken is the newest id_token, refreshed ones included.
+	IDToken string `json:"i,omitempty"`
+	// Version counts the writes, so a refresh can tell a newer set apart.
+	Version int `json:"v"`
+}
+
+func tokensKey(loginID string) string { return "oidcauth.tokens." + loginID }
+
+// loadTokens reads the token set of l. A missing record means the login's
+// tokens are gone (logged out elsewhere, or expired).
+func (a *Auth) loadTokens(ctx context.Context, l *login) (*tokenSet, error) {
+	b, found, err := a.storeFind(ctx, tokensKey(l.ID))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the tokens: %v", ErrSession, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: the login's tokens are gone", ErrNotLoggedIn)
+	}
+	var ts tokenSet
+	if err := json.Unmarshal(b, &ts); err != nil {
+		return nil, fmt.Errorf("%w: the token record is corrupt: %v", ErrSession, err)
+	}
+	return &ts, nil
+}
+
+// saveTokens writes the token set of l; it lives as long as the session can.
+func (a *Auth) saveTokens(ctx context.Context, l *login, ts *tokenSet, expiry time.Time) error {
+	b, err := json.Marshal(ts)
+	if err != nil {
+		return err
+	}
+	if err := a.storeCommit(ctx, tokensKey(l.ID), b, expiry); err != nil {
+		return fmt.Errorf("%w: saving the tokens: %v", ErrSession, err)
+	}
+	return nil
+}
+
+// deleteTokens removes the token set of l.
+func (a *Auth) deleteTokens(ctx context.Context, l *login) error {
+	return a.storeDelete(ctx, tokensKey(l.ID))
+}
