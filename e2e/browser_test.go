@@ -28,7 +28,10 @@ var browser struct {
 // chromiumPath finds the browser: E2E_CHROMIUM, else Debian's chromium.
 func chromiumPath() string {
 	if p := os.Getenv("E2E_CHROMIUM"); p != "" {
-		return p
+		if p, err := exec.LookPath(p); err == nil {
+			return p
+		}
+		return ""
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
