@@ -259,3 +259,33 @@ func TestSessionCookie(t *testing.T) {
 		}
 	}
 }
+
+// TestExplicitLogin starts the login at /login?return_to=...: the browser
+// comes back to that path, and never to another origin.
+func TestExplicitLogin(t *testing.T) {
+	t.Parallel()
+	p := needApp(t)
+	s := p.slot(t, "login-explicit")
+	a := startApp(t, p, appConfig{slot: s})
+	b := newTab(t)
+	user := "bob"
+
+	b.navigate(a.origin + "/login?return_to=" + url.QueryEscape("/me?y=2"))
+	f := &flow{user: user, done: onAnyApp}
+	st := b.drive(f, 45*time.Second)
+	if want := a.origin + "/me?y=2"; st.URL != want {
+		t.Fatalf("login with return_to=/me?y=2 ended on %s, want %s:\n%s", st.URL, want, st.Text)
+	}
+	checkClaims(t, p, s, b.pageJSON(), user)
+
+	// Already logged in at the provider: no login page this time, and an
+	// absolute or scheme-relative return_to stays on the app.
+	for _, rt := range []string{"http://localhost:1/elsewhere", "//localhost:1/elsewhere", "/\\localhost:1/elsewhere"} {
+		b.navigate(a.origin + "/login?return_to=" + url.QueryEscape(rt))
+		f := &flow{user: user, done: func(st pageState) bool { return !strings.HasPrefix(st.URL, p.issuer+"/") }}
+		st := b.drive(f, 30*time.Second)
+		if !strings.HasPrefix(st.URL, a.origin+"/") {
+			t.Errorf("login with return_to=%s ended on %s, want a page of the app", rt, st.URL)
+		}
+	}
+}

@@ -55,6 +55,7 @@ var slotPlan = []struct {
 	{"login-basic", authBasic, 1},
 	{"login-post", authPost, 1},
 	{"login-public", authNone, 1},
+	{"login-explicit", authPost, 1},
 	{"refresh", authBasic, 1},
 	{"rp-logout", authBasic, 1},
 	{"bc-logout", authPost, 1},
