@@ -188,11 +188,16 @@ func (h *harness) login(path string) *http.Response {
 	return h.get(h.authorize(h.startLogin(path)))
 }
 
-// mustLogin logs in at path and fails unless the callback returns to path.
+// mustLogin logs in at path and fails unless the callback returns to path
+// (to its return_to for /login).
 func (h *harness) mustLogin(path string) {
 	h.t.Helper()
 	resp := h.login(path)
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != path {
+	want := path
+	if u := mustParse(path); u.Path == "/login" {
+		want = u.Query().Get("return_to")
+	}
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
 		h.t.Fatalf("login at %s: status %d, Location %q, body %s", path, resp.StatusCode, resp.Header.Get("Location"), body(resp))
 	}
 }
