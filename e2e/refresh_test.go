@@ -68,6 +68,11 @@ func TestRefreshAfterExpiry(t *testing.T) {
 	if len(refreshes) != 1 {
 		t.Fatalf("the provider granted %d refreshes after expiry, want 1", len(refreshes))
 	}
+	if !p.events.has(func(e event) bool {
+		return e.Event == "request" && e.Path == "/me" && e.ClientID == s.clientID() && e.Status == 200 && e.Time >= refreshes[0].Time
+	}) {
+		t.Errorf("the provider's userinfo endpoint saw no request with the refreshed token")
+	}
 	for _, r := range p.tokenRequests(s.clientID()) {
 		if r.GrantType == "refresh_token" && r.Auth != s.auth {
 			t.Errorf("the refresh request authenticated with %s, want %s", r.Auth, s.auth)
