@@ -37,6 +37,7 @@ type Auth struct {
 	secure       bool
 	postLogout   string
 	logout       http.Handler
+	claims       *claimsCache
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -73,6 +74,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		apiPrefixes: cfg.apiPrefixes,
 		postLogout:  cfg.postLogoutURL,
 		secure:      redirect.Scheme == "https",
+		claims:      newClaimsCache(claimsCacheSize),
 	}
 	if a.log == nil {
 		a.log = slog.Default()

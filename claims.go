@@ -93,14 +93,16 @@ func looseBool(raw json.RawMessage) bool {
 	return s == "true" || s == `"true"`
 }
 
-// ClaimsFromContext returns the claims of the logged-in user, decoded on the
-// first call of a request. ok is false for an anonymous request.
+// ClaimsFromContext returns the standard claims of the logged-in user. They
+// are parsed once per login and cached, so reading them costs a handler
+// next to nothing. ok is false for an anonymous request. The result is
+// shared: do not modify it.
 func ClaimsFromContext(ctx context.Context) (c *Claims, ok bool) {
 	l, _ := ctx.Value(ctxKey{}).(*login)
 	if l == nil {
 		return nil, false
 	}
-	c, _, err := l.decode()
+	c, err := l.claims()
 	return c, err == nil
 }
 
@@ -111,7 +113,7 @@ func RawClaimsFromContext(ctx context.Context) (json.RawMessage, bool) {
 	if l == nil {
 		return nil, false
 	}
-	_, raw, err := l.decode()
+	raw, err := l.rawClaims()
 	return raw, err == nil
 }
 

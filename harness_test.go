@@ -20,7 +20,7 @@ import (
 // harness is an app protected by oidcauth in front of an oidctest provider,
 // both on loopback, and a browser (cookie jar, redirects followed by hand).
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	op     *oidctest.Provider
 	auth   *Auth
 	app    *httptest.Server
@@ -46,7 +46,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newProvider(t *testing.T, cfg oidctest.Config) *oidctest.Provider {
+func newProvider(t testing.TB, cfg oidctest.Config) *oidctest.Provider {
 	t.Helper()
 	op, err := oidctest.NewProvider(cfg)
 	if err != nil {
@@ -58,12 +58,12 @@ func newProvider(t *testing.T, cfg oidctest.Config) *oidctest.Provider {
 
 // newHarness starts a provider with cfg and an app whose Auth is built with
 // the default client "client"/"secret" unless opts say otherwise.
-func newHarness(t *testing.T, cfg oidctest.Config, opts ...Option) *harness {
+func newHarness(t testing.TB, cfg oidctest.Config, opts ...Option) *harness {
 	t.Helper()
 	return newHarnessWith(t, newProvider(t, cfg), opts...)
 }
 
-func newHarnessWith(t *testing.T, op *oidctest.Provider, opts ...Option) *harness {
+func newHarnessWith(t testing.TB, op *oidctest.Provider, opts ...Option) *harness {
 	t.Helper()
 	h := &harness{t: t, op: op, logs: &syncBuffer{}}
 	var handler http.Handler = http.NotFoundHandler()
@@ -225,4 +225,9 @@ func mustParse(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+func newJar() http.CookieJar {
+	jar, _ := cookiejar.New(nil)
+	return jar
 }

@@ -40,6 +40,7 @@ func (a *Auth) endSession(r *http.Request) (string, error) {
 	ctx := r.Context()
 	l, _ := a.current(ctx)
 	if l != nil {
+		a.claims.forget(l.ID)
 		if err := a.deleteTokens(ctx, l); err != nil {
 			return "", newError(ErrSession, "session_unavailable", "The logout could not be completed. Please try again.", err)
 		}

@@ -26,6 +26,7 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 			a.challenge(w, r)
 			return
 		}
+		l.cache = a.claims
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, l)))
 	})
 	return self
@@ -43,6 +44,7 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 			return
 		}
 		if l != nil {
+			l.cache = a.claims
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, l))
 		}
 		next.ServeHTTP(w, r)

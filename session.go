@@ -21,14 +21,14 @@ const sessionKey = "oidcauth.login"
 // login is what a session holds after a successful login: who the user is,
 // nothing that changes on refresh (the tokens are in their own record, see
 // tokenSet). It is stored through scs with gob, so its fields are exported;
-// the type is not.
+// the type is not. It is kept small: scs decodes it on every request.
 type login struct {
 	// ID names the login's token record; random, fixed for the login's life.
 	ID string
-	// IDToken is the raw, verified id_token of the login: the claims are its
-	// payload, and it is the id_token_hint at logout.
+	// IDToken is the raw, verified id_token of the login: the claims are
+	// its payload, and it is the id_token_hint at logout.
 	IDToken string
-	// Claims holds the claims when they are not the id_token's payload
+	// Claims holds the raw claims when they are not the id_token's payload
 	// (merged with userinfo); usually nil, to keep sessions small.
 	Claims    []byte
 	Subject   string
@@ -36,30 +36,52 @@ type login struct {
 	LoginTime time.Time
 
 	// Per request, never stored: scs decodes a fresh login on every request.
-	once    sync.Once
-	claims  *Claims
+	cache   *claimsCache // set by the middleware
+	rawOnce sync.Once
 	raw     []byte
-	decoErr error
+	rawErr  error
+	stdOnce sync.Once
+	std     *Claims
+	stdErr  error
 }
 
 func init() {
 	gob.Register(&login{})
 }
 
-// decode parses the claims once per request, and only when asked.
-func (l *login) decode() (*Claims, []byte, error) {
-	l.once.Do(func() {
-		l.raw = l.Claims
-		if l.raw == nil {
-			l.raw, l.decoErr = jwtPayload(l.IDToken)
-			if l.decoErr != nil {
-				return
-			}
+// rawClaims returns the claims as JSON, decoding the id_token's payload at
+// most once per request and only when asked.
+func (l *login) rawClaims() ([]byte, error) {
+	if l.Claims != nil {
+		return l.Claims, nil
+	}
+	l.rawOnce.Do(func() { l.raw, l.rawErr = jwtPayload(l.IDToken) })
+	return l.raw, l.rawErr
+}
+
+// claims returns the parsed standard claims, from the Auth's cache when the
+// middleware set one, at most once per request.
+func (l *login) claims() (*Claims, error) {
+	l.stdOnce.Do(func() {
+		if l.cache != nil {
+			l.std, l.stdErr = l.cache.get(l)
+			return
 		}
-		l.claims = new(Claims)
-		l.decoErr = l.claims.UnmarshalJSON(l.raw)
+		l.std, l.stdErr = parseClaims(l)
 	})
-	return l.claims, l.raw, l.decoErr
+	return l.std, l.stdErr
+}
+
+func parseClaims(l *login) (*Claims, error) {
+	raw, err := l.rawClaims()
+	if err != nil {
+		return nil, err
+	}
+	c := new(Claims)
+	if err := c.UnmarshalJSON(raw); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // jwtPayload returns the decoded payload of a compact JWS, whose signature
