@@ -153,4 +153,3 @@ func BenchmarkSessionSize(b *testing.B) {
 	b.ReportMetric(float64(tokensLen), "B-tokens")
 	b.ReportMetric(float64(sessionLen+tokensLen), "B-stored")
 }
-

@@ -2,10 +2,10 @@ package oidcauth
 
 import (
 	"crypto/ecdsa"
-	"encoding/base64"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math/big"
