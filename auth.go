@@ -150,7 +150,12 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		warnWeakCookies(a.log, a.sm, a.secure)
 	}
 	a.cookies = newCookieNames(a.secure)
-	a.logout = http.NewCrossOriginProtection().Handler(http.HandlerFunc(a.handleLogout))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, r, http.StatusForbidden, newError(ErrBadRequest, "cross_origin",
+			"The request came from another site and was refused.", errors.New("cross-origin request refused")))
+	}))
+	a.logout = cop.Handler(http.HandlerFunc(a.handleLogout))
 	return a, nil
 }
 

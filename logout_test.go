@@ -58,8 +58,12 @@ func TestLogoutRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, oidctest.Config{})
 			h.mustLogin("/me")
-			if resp := h.do(tt.method, "/logout", tt.header); resp.StatusCode != tt.status {
+			resp := h.do(tt.method, "/logout", tt.header)
+			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if !strings.Contains(body(resp), `"error"`) && !strings.Contains(body(resp), "<code>") {
+				t.Fatalf("the refusal did not go through the error handler: %q", body(resp))
 			}
 			if h.apiStatus() != http.StatusOK {
 				t.Fatal("a refused logout ended the session")

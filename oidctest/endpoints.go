@@ -65,7 +65,7 @@ var loginForm = template.Must(template.New("login").Parse(`<!doctype html>
 <body style="font-family:system-ui;max-width:28rem;margin:4rem auto">
 <h1>Development provider</h1>
 <p>Any user name and password are accepted.</p>
-<form method="post" action="/authorize?{{.Query}}">
+<form method="post" action="{{.Action}}">
 <p><label>User <input name="login" value="{{.User}}" autofocus></label></p>
 <p><label>Password <input name="password" type="password" value="dev"></label></p>
 <p><button type="submit">Log in</button></p>
@@ -121,7 +121,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.Interactive {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			loginForm.Execute(w, map[string]string{"Query": r.URL.RawQuery, "User": user.Subject})
+			loginForm.Execute(w, map[string]string{"Action": "/authorize?" + r.URL.RawQuery, "User": user.Subject})
 			return
 		}
 		if name := strings.TrimSpace(r.PostFormValue("login")); name != "" && name != user.Subject {
