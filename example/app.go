@@ -32,8 +32,8 @@ func (a *app) Close() {
 }
 
 // newApp builds the app for cfg, whose Addr is the address it listens on:
-// it starts the development provider when no issuer is configured, sets up
-// oidcauth and mounts the routes.
+// it starts the development provider when no issuer is configured, connects
+// the session store, sets up oidcauth and mounts the routes.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err error) {
 	cfg = cfg.withDefaults()
 	a := &app{}
@@ -54,6 +54,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	a.Issuer = cfg.Issuer
 	a.URL = originOf(cfg.RedirectURL) + "/"
 
+	sessions, closeStore, err := newSessionManager(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closeStore)
+
 	opts := []oidcauth.Option{
 		oidcauth.WithClientID(cfg.ClientID),
 		oidcauth.WithClientSecret(cfg.ClientSecret), // empty: a public client
@@ -68,6 +74,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	}
 	if cfg.Endpoints != nil {
 		opts = append(opts, oidcauth.WithEndpoints(*cfg.Endpoints))
+	}
+	if sessions != nil {
+		opts = append(opts, oidcauth.WithSessionManager(sessions))
 	}
 	auth, err := oidcauth.New(ctx, cfg.Issuer, opts...)
 	if err != nil {

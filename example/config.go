@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/oidcauth/oidcauth"
+	"github.com/redis/go-redis/v9"
 )
 
 // config is the example's configuration, read from the environment once at
@@ -37,6 +39,10 @@ type config struct {
 	// Endpoints are given by hand (OIDC_AUTHORIZE_URL and friends), or nil
 	// for discovery.
 	Endpoints *oidcauth.Endpoints
+
+	// At most one session store; neither means memory.
+	RedisURL    string
+	PostgresURL string
 }
 
 // configError is a bad environment variable. Its message starts with the
@@ -67,6 +73,8 @@ func loadConfig(getenv func(string) (string, bool)) (config, error) {
 		RedirectURL:           get("OIDC_REDIRECT_URL"),
 		PostLogoutRedirectURL: get("OIDC_POST_LOGOUT_REDIRECT_URL"),
 		Scopes:                []string{"openid", "profile", "email"},
+		RedisURL:              get("SESSION_REDIS_URL"),
+		PostgresURL:           get("SESSION_POSTGRES_URL"),
 	}
 	cfg.ClientSecret, cfg.SecretSet = getenv("OIDC_CLIENT_SECRET")
 
@@ -139,6 +147,21 @@ func loadConfig(getenv func(string) (string, bool)) (config, error) {
 	if err := loadEndpoints(get, &cfg); err != nil {
 		return cfg, err
 	}
+
+	if cfg.RedisURL != "" && cfg.PostgresURL != "" {
+		return cfg, badVar("SESSION_POSTGRES_URL", "set only one of SESSION_REDIS_URL and SESSION_POSTGRES_URL")
+	}
+	if cfg.RedisURL != "" {
+		if _, err := parseRedisURL(cfg.RedisURL); err != nil {
+			return cfg, badVar("SESSION_REDIS_URL", "%v", err)
+		}
+	}
+	if cfg.PostgresURL != "" {
+		if _, err := pgxpool.ParseConfig(cfg.PostgresURL); err != nil {
+			// pgx's message hides the password.
+			return cfg, badVar("SESSION_POSTGRES_URL", "%v", err)
+		}
+	}
 	return cfg, nil
 }
 
@@ -208,6 +231,23 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// parseRedisURL parses a redis:// or rediss:// URL without ever putting its
+// password in an error message.
+func parseRedisURL(raw string) (*redis.Options, error) {
+	if _, err := url.Parse(raw); err != nil {
+		return nil, errors.New("is not a URL such as redis://127.0.0.1:6379/0")
+	}
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	return opts, nil
 }
 
 func unwrapAddrError(err error) error {

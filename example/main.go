@@ -5,7 +5,8 @@
 //
 // With no configuration it starts an embedded development provider (a login
 // form that accepts any user name) and the app on http://127.0.0.1:8080/.
-// Environment variables (config.go) point it at a real provider.
+// Environment variables (config.go) point it at a real provider and a
+// shared session store.
 package main
 
 import (

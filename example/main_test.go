@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,6 +71,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"end session not a URL", with(issuer, "OIDC_AUTHORIZE_URL", "https://idp.example/auth",
 			"OIDC_TOKEN_URL", "https://idp.example/token", "OIDC_JWKS_URL", "https://idp.example/jwks",
 			"OIDC_END_SESSION_URL", "logout"), "OIDC_END_SESSION_URL", "", ""},
+		{"redis wrong scheme", with(nil, "SESSION_REDIS_URL", "http://127.0.0.1:6379"), "SESSION_REDIS_URL", "", ""},
+		{"redis bad URL", with(nil, "SESSION_REDIS_URL", "redis://u:hunter2@127.0.0.1:6379/x y"), "SESSION_REDIS_URL", "", "hunter2"},
+		{"postgres bad URL", with(nil, "SESSION_POSTGRES_URL", "postgres://u:hunter2@127.0.0.1:notaport/db"), "SESSION_POSTGRES_URL", "", "hunter2"},
+		{"two stores", with(nil, "SESSION_REDIS_URL", "redis://127.0.0.1:6379/0",
+			"SESSION_POSTGRES_URL", "postgres://127.0.0.1/db"), "SESSION_POSTGRES_URL", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -518,6 +524,29 @@ func TestClientKinds(t *testing.T) {
 	}
 }
 
+func TestStoreUnreachable(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"SESSION_REDIS_URL":    {"SESSION_REDIS_URL": "redis://127.0.0.1:1/0"},
+		"SESSION_POSTGRES_URL": {"SESSION_POSTGRES_URL": "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=5"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := loadConfig(envOf(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Addr = "127.0.0.1:0"
+			app, err := newApp(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			if err == nil {
+				app.Close()
+				t.Fatal("newApp succeeded with an unreachable store")
+			}
+			if !strings.HasPrefix(err.Error(), name+": ") || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q, want it to start with %s and hide the password", err, name)
+			}
+		})
+	}
+}
+
 func TestProviderUnreachable(t *testing.T) {
 	cfg, err := loadConfig(envOf(map[string]string{"OIDC_ISSUER": "http://127.0.0.1:1", "OIDC_CLIENT_ID": "app"}))
 	if err != nil {
@@ -531,5 +560,40 @@ func TestProviderUnreachable(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "OIDC_ISSUER: ") {
 		t.Errorf("error %q, want it to name OIDC_ISSUER", err)
+	}
+}
+
+// TestStores logs in and out with sessions in Redis or Postgres, when
+// EXAMPLE_TEST_REDIS_URL or EXAMPLE_TEST_POSTGRES_URL names a server to use.
+func TestStores(t *testing.T) {
+	for testVar, appVar := range map[string]string{
+		"EXAMPLE_TEST_REDIS_URL":    "SESSION_REDIS_URL",
+		"EXAMPLE_TEST_POSTGRES_URL": "SESSION_POSTGRES_URL",
+	} {
+		t.Run(appVar, func(t *testing.T) {
+			u := os.Getenv(testVar)
+			if u == "" {
+				t.Skipf("%s is not set", testVar)
+			}
+			a := startApp(t, map[string]string{appVar: u})
+			resp, body := a.login("/me", "dave")
+			if claims := wantJSON(t, resp, body, http.StatusOK); claims["sub"] != "dave" {
+				t.Errorf("GET /me claims: %v", claims)
+			}
+			var session *http.Cookie
+			for _, c := range a.client.Jar.Cookies(resp.Request.URL) {
+				if c.Name == "oidcauth" {
+					session = c
+				}
+			}
+			if session == nil {
+				t.Fatal("no session cookie named oidcauth")
+			}
+			resp, _ = a.do(http.MethodPost, "/logout", url.Values{}, map[string]string{"Origin": a.url})
+			a.wantRedirect(resp, a.issuer+"/end_session?")
+			if resp, _ := a.get("/api/me", nil); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("GET /api/me after logout: %d, want 401", resp.StatusCode)
+			}
+		})
 	}
 }
