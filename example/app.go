@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/oidcauth/oidcauth"
+)
+
+// app is the example's HTTP handler and what it has started.
+type app struct {
+	// Handler serves every route, inside the session manager's LoadAndSave.
+	Handler http.Handler
+	// Issuer is the provider's issuer; DevProvider says it is the embedded one.
+	Issuer      string
+	DevProvider bool
+	// URL is where a browser opens the app: the redirect URL's origin.
+	URL string
+
+	closers []func()
+}
+
+// Close stops what newApp started, in reverse order.
+func (a *app) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// newApp builds the app for cfg, whose Addr is the address it listens on:
+// it starts the development provider when no issuer is configured, connects
+// the session store, sets up oidcauth and mounts the routes.
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err error) {
+	cfg = cfg.withDefaults()
+	a := &app{}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if cfg.Issuer == "" {
+		p, devCfg, err := startDevProvider(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("starting the development provider: %w", err)
+		}
+		a.closers = append(a.closers, p.Close)
+		cfg, a.DevProvider = devCfg, true
+	}
+	a.Issuer = cfg.Issuer
+	a.URL = originOf(cfg.RedirectURL) + "/"
+
+	sessions, closeStore, err := newSessionManager(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closeStore)
+
+	opts := []oidcauth.Option{
+		oidcauth.WithClientID(cfg.ClientID),
+		oidcauth.WithClientSecret(cfg.ClientSecret), // empty: a public client
+		oidcauth.WithRedirectURL(cfg.RedirectURL),
+		oidcauth.WithScopes(cfg.Scopes...),
+		oidcauth.WithPostLogoutRedirectURL(cfg.PostLogoutRedirectURL),
+		oidcauth.WithAPIPrefix("/api/"), // 401 there, never a redirect
+		oidcauth.WithLogger(log),
+	}
+	if cfg.ClientAuth != "" {
+		opts = append(opts, oidcauth.WithClientAuth(cfg.ClientAuth))
+	}
+	if cfg.Endpoints != nil {
+		opts = append(opts, oidcauth.WithEndpoints(*cfg.Endpoints))
+	}
+	if sessions != nil {
+		opts = append(opts, oidcauth.WithSessionManager(sessions))
+	}
+	auth, err := oidcauth.New(ctx, cfg.Issuer, opts...)
+	if err != nil {
+		if errors.Is(err, oidcauth.ErrDiscovery) && cfg.Endpoints == nil && !a.DevProvider {
+			return nil, fmt.Errorf("OIDC_ISSUER: %w", err)
+		}
+		return nil, fmt.Errorf("setting up OpenID Connect with the provider %s: %w", cfg.Issuer, err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", auth.Optional(home(log)))
+	mux.Handle("GET /me", auth.Require(http.HandlerFunc(me)))
+	mux.Handle("GET /api/me", auth.Require(http.HandlerFunc(me)))
+	mux.Handle("GET /api/userinfo", auth.Require(http.HandlerFunc(userinfo)))
+	mux.Handle("GET /callback", auth.CallbackHandler())
+	mux.Handle("GET /login", auth.LoginHandler())
+	mux.Handle("POST /logout", auth.LogoutHandler()) // refuses cross-origin POSTs
+	mux.HandleFunc("POST /backchannel-logout", backchannelLogout)
+	a.Handler = auth.LoadAndSave(mux)
+	return a, nil
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"crypto/rand"
+
+	"github.com/oidcauth/oidcauth"
+	"github.com/oidcauth/oidcauth/oidctest"
+)
+
+// devClientID is the client the development provider registers for the app
+// when OIDC_CLIENT_ID is not set.
+const devClientID = "oidcauth-example"
+
+// startDevProvider starts the embedded development provider on a free
+// loopback port, with one client for this app: its redirect URI and
+// post-logout URI, and the client ID, secret and authentication method of
+// the configuration. OIDC_CLIENT_SECRET unset gives a random secret (or
+// none, for OIDC_CLIENT_AUTH=none); set to empty, a public client. It
+// returns the configuration with the issuer and credentials filled in.
+//
+// The provider shows a login form that accepts any user name and password.
+// It keeps everything in memory: it is for trying the example, never for
+// production.
+func startDevProvider(cfg config) (*oidctest.Provider, config, error) {
+	if cfg.ClientID == "" {
+		cfg.ClientID = devClientID
+	}
+	if !cfg.SecretSet {
+		if cfg.ClientAuth != oidcauth.AuthMethodNone {
+			cfg.ClientSecret = rand.Text()
+		}
+		cfg.SecretSet = true
+	}
+	p, err := oidctest.NewProvider(oidctest.Config{
+		Interactive: true,
+		Clients: []oidctest.Client{{
+			ID:                     cfg.ClientID,
+			Secret:                 cfg.ClientSecret,
+			AuthMethod:             string(cfg.ClientAuth), // empty: basic with a secret, none without
+			RedirectURIs:           []string{cfg.RedirectURL},
+			PostLogoutRedirectURIs: []string{cfg.PostLogoutRedirectURL},
+		}},
+	})
+	if err != nil {
+		return nil, cfg, err
+	}
+	cfg.Issuer = p.Issuer
+	return p, cfg, nil
+}
