@@ -52,7 +52,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 		cfg, a.DevProvider = devCfg, true
 	}
 	a.Issuer = cfg.Issuer
-	a.URL = originOf(cfg.RedirectURL) + "/"
+	a.URL = baseURL(cfg.Addr) + "/"
 
 	sessions, closeStore, err := newSessionManager(ctx, cfg, log)
 	if err != nil {

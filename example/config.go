@@ -272,20 +272,13 @@ func baseURL(addr string) string {
 }
 
 // withDefaults fills in the URLs that depend on the address the app listens
-// on. The post-logout URL defaults to the root of the redirect URL's origin,
-// which is http://ADDR/ unless OIDC_REDIRECT_URL says otherwise.
+// on, as the example's contract says: http://ADDR/callback and http://ADDR/.
 func (c config) withDefaults() config {
 	if c.RedirectURL == "" {
 		c.RedirectURL = baseURL(c.Addr) + "/callback"
 	}
 	if c.PostLogoutRedirectURL == "" {
-		c.PostLogoutRedirectURL = originOf(c.RedirectURL) + "/"
+		c.PostLogoutRedirectURL = baseURL(c.Addr) + "/"
 	}
 	return c
-}
-
-// originOf returns scheme://host of an absolute URL.
-func originOf(raw string) string {
-	u, _ := url.Parse(raw)
-	return u.Scheme + "://" + u.Host
 }
