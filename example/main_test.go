@@ -133,7 +133,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if cfg.ClientAuth != "client_secret_post" || strings.Join(cfg.Scopes, ",") != "openid,offline_access" ||
 		cfg.Endpoints == nil || cfg.Endpoints.Authorize != "https://idp.example/tenant/auth/" ||
 		cfg.Endpoints.EndSession != "https://idp.example/tenant/logout" || cfg.Endpoints.UserInfo != "" ||
-		cfg.PostLogoutRedirectURL != "https://app.example/" {
+		cfg.PostLogoutRedirectURL != "http://127.0.0.1:8080/" {
 		t.Errorf("full configuration: %+v, endpoints %+v", cfg, cfg.Endpoints)
 	}
 }
