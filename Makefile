@@ -4,7 +4,7 @@ MODULES := $(sort $(patsubst ./%,%,$(patsubst %/go.mod,%,$(shell find . -name go
 UNIT_MODULES := $(filter-out e2e,$(MODULES))
 FUZZTIME ?= 10s
 
-.PHONY: test test-unit test-e2e vet fuzz bench run
+.PHONY: test test-unit test-e2e vet fuzz bench run vulncheck
 
 ## test: vet and race-test every module, then the end-to-end suite.
 test: test-unit test-e2e
@@ -33,6 +33,10 @@ fuzz:
 ## bench: the benchmarks, each beside its baseline.
 bench:
 	go test -run '^$$' -bench . -benchmem .
+
+## vulncheck: govulncheck over every module.
+vulncheck:
+	bash .ci/vulncheck.sh
 
 ## run: the example with its embedded development provider.
 run:
