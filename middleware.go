@@ -15,11 +15,11 @@ import (
 // It costs one session lookup and one context value per request; claims are
 // decoded only when a handler asks for them.
 func (a *Auth) Require(next http.Handler) http.Handler {
-	var self http.Handler
-	self = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var loading http.Handler
+	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l, loaded := a.current(r.Context())
 		if !loaded {
-			a.sm.LoadAndSave(self).ServeHTTP(w, r)
+			loading.ServeHTTP(w, r)
 			return
 		}
 		if l == nil {
@@ -29,6 +29,7 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 		l.cache = a.claims
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, l)))
 	})
+	loading = a.sm.LoadAndSave(self)
 	return self
 }
 
@@ -36,11 +37,11 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 // logged-in user: it puts the claims in the context when there is a login
 // and lets anonymous requests through unchanged.
 func (a *Auth) Optional(next http.Handler) http.Handler {
-	var self http.Handler
-	self = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var loading http.Handler
+	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l, loaded := a.current(r.Context())
 		if !loaded {
-			a.sm.LoadAndSave(self).ServeHTTP(w, r)
+			loading.ServeHTTP(w, r)
 			return
 		}
 		if l != nil {
@@ -49,6 +50,7 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+	loading = a.sm.LoadAndSave(self)
 	return self
 }
 

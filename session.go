@@ -142,6 +142,9 @@ func warnWeakCookies(log *slog.Logger, sm *scs.SessionManager, secure bool) {
 	if sm.Lifetime > 24*time.Hour {
 		warn("Lifetime", "sessions live longer than a day")
 	}
+	if _, ok := sm.Codec.(scs.GobCodec); !ok {
+		log.Warn("oidcauth: the session manager's Codec is not scs.GobCodec; it must round-trip gob-registered types, or logins are lost")
+	}
 }
 
 // cookieName gives name the __Host- prefix when cookies are Secure.
