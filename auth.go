@@ -146,6 +146,10 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	a.sm = cfg.sessions
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, a.secure)
+		a.sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+			a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
+				"Your session could not be loaded. Please try again later.", err))
+		}
 	} else {
 		warnWeakCookies(a.log, a.sm, a.secure)
 	}

@@ -1,0 +1,165 @@
+package oidcauth
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/oidcauth/oidcauth/oidctest"
+)
+
+// TestPKCEDowngrade: whatever discovery says about code challenge methods,
+// the authorization request uses S256, never plain and never none.
+func TestPKCEDowngrade(t *testing.T) {
+	for name, methods := range map[string]any{"plain only": []string{"plain"}, "not advertised": nil} {
+		t.Run(name, func(t *testing.T) {
+			op := newProvider(t, oidctest.Config{})
+			op.SetTamper(oidctest.Tamper{Metadata: func(d map[string]any) {
+				if methods == nil {
+					delete(d, "code_challenge_methods_supported")
+				} else {
+					d["code_challenge_methods_supported"] = methods
+				}
+			}})
+			h := newHarnessWith(t, op)
+			q := h.startLogin("/me").Query()
+			if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 {
+				t.Fatalf("code_challenge_method %q, code_challenge %q", q.Get("code_challenge_method"), q.Get("code_challenge"))
+			}
+		})
+	}
+}
+
+// TestCodeInjection: a code stolen from the victim's flow, injected into the
+// attacker's own flow (their state, their binding cookie), fails at the
+// token endpoint because the attacker's PKCE verifier does not match.
+func TestCodeInjection(t *testing.T) {
+	var last error
+	op := newProvider(t, oidctest.Config{})
+	victim := newHarnessWith(t, op)
+	attacker := newHarnessWith(t, op, recordErrors(&last))
+	stolen := mustParse(victim.authorize(victim.startLogin("/me"))).Query().Get("code")
+	own := attacker.authorize(attacker.startLogin("/me"))
+	resp := attacker.get(withParam(own, "code", stolen))
+	if resp.StatusCode != http.StatusBadGateway || !errors.Is(last, ErrExchange) {
+		t.Fatalf("status %d error %v, want 502 ErrExchange", resp.StatusCode, last)
+	}
+	if attacker.apiStatus() != http.StatusUnauthorized {
+		t.Fatal("the attacker is logged in with the victim's code")
+	}
+}
+
+// TestTamperedSessionCookie: a forged or altered session cookie is a stranger.
+func TestTamperedSessionCookie(t *testing.T) {
+	h := newHarness(t, oidctest.Config{})
+	h.mustLogin("/me")
+	c := h.sessionCookie()
+	for _, v := range []string{c.Value[:len(c.Value)-1] + "A", "forged", "", "../../etc/passwd", c.Value + c.Value} {
+		h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{{Name: c.Name, Value: v, Path: "/"}})
+		if got := h.apiStatus(); got != http.StatusUnauthorized {
+			t.Errorf("session cookie %q: status %d, want 401", v, got)
+		}
+	}
+}
+
+// flakyStore is a memstore whose operations fail while broken is set.
+type flakyStore struct {
+	*memstore.MemStore
+	broken atomic.Bool
+}
+
+var errStoreDown = errors.New("store down")
+
+func (s *flakyStore) Find(token string) ([]byte, bool, error) {
+	if s.broken.Load() {
+		return nil, false, errStoreDown
+	}
+	return s.MemStore.Find(token)
+}
+
+func (s *flakyStore) Commit(token string, b []byte, expiry time.Time) error {
+	if s.broken.Load() {
+		return errStoreDown
+	}
+	return s.MemStore.Commit(token, b, expiry)
+}
+
+func (s *flakyStore) Delete(token string) error {
+	if s.broken.Load() {
+		return errStoreDown
+	}
+	return s.MemStore.Delete(token)
+}
+
+// TestStoreDownFailsClosed: with the session store down nothing
+// authenticates, no login starts or completes, nothing panics; when it
+// comes back, the session works again.
+func TestStoreDownFailsClosed(t *testing.T) {
+	store := &flakyStore{MemStore: memstore.New()}
+	sm := scs.New()
+	sm.Store = store
+	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
+	h.mustLogin("/me")
+	callback := h.authorize(h.startLogin("/login?return_to=/me"))
+
+	store.broken.Store(true)
+	for _, tt := range []struct {
+		name   string
+		status int
+		got    int
+	}{
+		{"API request", http.StatusInternalServerError, h.apiStatus()},
+		{"browser page", http.StatusInternalServerError, h.get("/me").StatusCode},
+		{"login start", http.StatusInternalServerError, h.get("/login").StatusCode},
+		{"callback", http.StatusInternalServerError, h.get(callback).StatusCode},
+	} {
+		if tt.got != tt.status {
+			t.Errorf("%s with the store down: status %d, want %d", tt.name, tt.got, tt.status)
+		}
+	}
+	store.broken.Store(false)
+	if h.apiStatus() != http.StatusOK {
+		t.Fatal("the session does not work once the store is back")
+	}
+}
+
+// TestOwnManagerStoreErrors: when oidcauth builds the session manager, a
+// store failure while loading goes through oidcauth's error handler (503,
+// JSON or the error page), not scs's plain 500.
+func TestOwnManagerStoreErrors(t *testing.T) {
+	var last error
+	h := newHarness(t, oidctest.Config{}, recordErrors(&last))
+	h.mustLogin("/me")
+	store := &flakyStore{MemStore: memstore.New()}
+	store.broken.Store(true)
+	h.auth.SessionManager().Store = store
+	resp := h.do("GET", "/api/me", http.Header{"Accept": {"application/json"}})
+	if resp.StatusCode != http.StatusServiceUnavailable || !errors.Is(last, ErrSession) || !errors.Is(last, errStoreDown) {
+		t.Fatalf("status %d error %v body %s", resp.StatusCode, last, body(resp))
+	}
+}
+
+// TestPendingStoreFailure: the store fails only for oidcauth's own records;
+// the login neither starts nor completes, with 503.
+func TestPendingStoreFailure(t *testing.T) {
+	var last error
+	store := &flakyStore{MemStore: memstore.New()}
+	sm := scs.New()
+	sm.Store = store
+	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm), recordErrors(&last))
+	h.app.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No session is loaded for these routes, so only oidcauth's own
+		// records touch the store.
+		store.broken.Store(true)
+		defer store.broken.Store(false)
+		h.auth.LoginHandler().ServeHTTP(w, r)
+	})
+	resp := h.get("/login")
+	if resp.StatusCode != http.StatusServiceUnavailable || !errors.Is(last, ErrSession) || resp.Header.Get("Location") != "" {
+		t.Fatalf("status %d error %v Location %q", resp.StatusCode, last, resp.Header.Get("Location"))
+	}
+}
