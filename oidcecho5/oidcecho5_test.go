@@ -151,7 +151,7 @@ func TestAnonymous(t *testing.T) {
 			}},
 			{"login starts a login", "GET", "/login?return_to=/me", browser, http.StatusFound, toProvider},
 			{"bad callback goes to Echo's error handler", "GET", "/callback?state=forged&code=x", browser, http.StatusBadRequest, echoError},
-			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {"http://evil.test"}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
+			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {s.op.Issuer}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := s.do(tc.method, tc.path, tc.header)

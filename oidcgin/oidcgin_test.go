@@ -158,7 +158,7 @@ func TestAnonymous(t *testing.T) {
 				}
 			}},
 			{"bad callback from a script gets JSON", "GET", "/callback?state=forged&code=x", api, http.StatusBadRequest, ginJSON("state_mismatch")},
-			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {"http://evil.test"}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
+			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {s.op.Issuer}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := s.do(tc.method, tc.path, tc.header)
