@@ -1,0 +1,239 @@
+package oidcgin_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/oidcauth/oidcauth"
+	"github.com/oidcauth/oidcauth/oidcgin"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+// errorLog collects the errors gin's chain saw, as a logger would.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) middleware(c *gin.Context) {
+	c.Next()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range c.Errors {
+		l.errs = append(l.errs, e.Err)
+	}
+}
+
+func (l *errorLog) has(target error) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.errs {
+		if errors.Is(e, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// app is the gin application under test; loadAndSave puts
+// oidcgin.LoadAndSave in front of every route.
+func app(loadAndSave bool, log *errorLog) func(*oidcauth.Auth) http.Handler {
+	return func(auth *oidcauth.Auth) http.Handler {
+		r := gin.New()
+		if log != nil {
+			r.Use(log.middleware)
+		}
+		if loadAndSave {
+			r.Use(oidcgin.LoadAndSave(auth))
+		}
+		r.GET("/callback", oidcgin.Callback(auth))
+		r.GET("/login", oidcgin.Login(auth))
+		r.POST("/logout", oidcgin.Logout(auth))
+		me := func(c *gin.Context) {
+			claims, ok := oidcgin.Claims(c)
+			if !ok {
+				c.String(http.StatusInternalServerError, "no claims")
+				return
+			}
+			var own struct {
+				Email string `json:"email"`
+			}
+			if err := oidcgin.DecodeClaims(c, &own); err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			raw, _ := oidcgin.RawClaims(c)
+			c.JSON(http.StatusOK, gin.H{"sub": claims.Subject, "email": own.Email, "raw": len(raw) > 0})
+		}
+		r.GET("/me", oidcgin.Require(auth), me)
+		api := r.Group("/api", oidcgin.Require(auth))
+		api.GET("/me", me)
+		r.GET("/", oidcgin.Optional(auth), func(c *gin.Context) {
+			if claims, ok := oidcgin.Claims(c); ok {
+				c.String(http.StatusOK, "hello "+claims.Subject)
+				return
+			}
+			c.String(http.StatusOK, "hello stranger")
+		})
+		// /count uses the session for the application's own data.
+		r.GET("/count", oidcgin.Require(auth), func(c *gin.Context) {
+			sm := auth.SessionManager()
+			n := sm.GetInt(c.Request.Context(), "count") + 1
+			sm.Put(c.Request.Context(), "count", n)
+			c.String(http.StatusOK, "%d", n)
+		})
+		return r
+	}
+}
+
+// each runs f with and without oidcgin.LoadAndSave around the routes.
+func each(t *testing.T, f func(t *testing.T, loadAndSave bool)) {
+	for _, ls := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LoadAndSave=%v", ls), func(t *testing.T) {
+			t.Parallel()
+			f(t, ls)
+		})
+	}
+}
+
+func TestAnonymous(t *testing.T) {
+	each(t, func(t *testing.T, loadAndSave bool) {
+		log := &errorLog{}
+		s := newSite(t, app(loadAndSave, log))
+		ginJSON := func(code string) func(t *testing.T, r response) {
+			return func(t *testing.T, r response) {
+				if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+					t.Errorf("Content-Type %q, want gin's JSON", ct)
+				}
+				var body map[string]string
+				if err := json.Unmarshal([]byte(r.body), &body); err != nil || body["error"] != code || body["error_description"] == "" {
+					t.Errorf("body %s, want error %q with a description", r.body, code)
+				}
+			}
+		}
+		for _, tc := range []struct {
+			name   string
+			method string
+			path   string
+			header http.Header
+			status int
+			check  func(t *testing.T, r response)
+		}{
+			{"page redirects to the provider", "GET", "/me", browser, http.StatusFound, func(t *testing.T, r response) {
+				if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, s.op.Issuer+"/authorize?") {
+					t.Errorf("Location %q, want the provider", loc)
+				}
+			}},
+			{"API prefix gets 401", "GET", "/api/me", browser, http.StatusUnauthorized, func(t *testing.T, r response) {
+				ginJSON("login_required")(t, r)
+				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "OIDC ") {
+					t.Errorf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
+				}
+			}},
+			{"JSON client gets 401", "GET", "/me", api, http.StatusUnauthorized, ginJSON("login_required")},
+			{"optional serves strangers", "GET", "/", browser, http.StatusOK, func(t *testing.T, r response) {
+				if r.body != "hello stranger" {
+					t.Errorf("body %q", r.body)
+				}
+			}},
+			{"login starts a login", "GET", "/login?return_to=/me", browser, http.StatusFound, func(t *testing.T, r response) {
+				if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, s.op.Issuer+"/authorize?") {
+					t.Errorf("Location %q, want the provider", loc)
+				}
+			}},
+			{"bad callback in a browser gets a page", "GET", "/callback?state=forged&code=x", browser, http.StatusBadRequest, func(t *testing.T, r response) {
+				if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(r.body, "state_mismatch") {
+					t.Errorf("Content-Type %q, body %s; want the HTML error page", r.Header.Get("Content-Type"), r.body)
+				}
+			}},
+			{"bad callback from a script gets JSON", "GET", "/callback?state=forged&code=x", api, http.StatusBadRequest, ginJSON("state_mismatch")},
+			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {s.op.Issuer}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.do(tc.method, tc.path, tc.header)
+				if r.StatusCode != tc.status {
+					t.Fatalf("%s %s: status %d, want %d; body %s", tc.method, tc.path, r.StatusCode, tc.status, r.body)
+				}
+				if tc.check != nil {
+					tc.check(t, r)
+				}
+			})
+		}
+		for _, kind := range []error{oidcauth.ErrNotLoggedIn, oidcauth.ErrStateMismatch} {
+			if !log.has(kind) {
+				t.Errorf("c.Errors never had %v", kind)
+			}
+		}
+	})
+}
+
+func TestLoginLogout(t *testing.T) {
+	each(t, func(t *testing.T, loadAndSave bool) {
+		s := newSite(t, app(loadAndSave, nil))
+		s.login("/me")
+
+		r := s.get("/me")
+		if r.StatusCode != http.StatusOK || r.body != `{"email":"alice@example.com","raw":true,"sub":"alice"}` {
+			t.Fatalf("GET /me: %d %s", r.StatusCode, r.body)
+		}
+		// The idle timeout renews the session on every request: its cookie
+		// must reach the response although gin wrote the body.
+		if !s.setsSession(r) {
+			t.Errorf("GET /me did not renew the session cookie")
+		}
+		if r := s.do("GET", "/api/me", api); r.StatusCode != http.StatusOK {
+			t.Errorf("GET /api/me: %d %s", r.StatusCode, r.body)
+		}
+		if r := s.get("/"); r.body != "hello alice" {
+			t.Errorf("GET /: %q", r.body)
+		}
+		for want := 1; want <= 2; want++ {
+			if r := s.get("/count"); r.body != fmt.Sprint(want) {
+				t.Errorf("GET /count: %q, want %d", r.body, want)
+			}
+		}
+
+		r = s.logout()
+		if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), s.op.Issuer+"/end_session?") {
+			t.Fatalf("logout: %d to %q", r.StatusCode, r.Header.Get("Location"))
+		}
+		if r := s.do("GET", "/api/me", api); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /api/me after logout: %d %s", r.StatusCode, r.body)
+		}
+		if r := s.get("/"); r.body != "hello stranger" {
+			t.Errorf("GET / after logout: %q", r.body)
+		}
+	})
+}
+
+// An ErrorHandler the application gives oidcauth answers every error,
+// instead of the gin style.
+func TestAppErrorHandlerWins(t *testing.T) {
+	each(t, func(t *testing.T, loadAndSave bool) {
+		custom := oidcauth.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, status int, err error) {
+			w.WriteHeader(http.StatusTeapot)
+			fmt.Fprintf(w, "custom %d %v", status, errors.Is(err, oidcauth.ErrNotLoggedIn))
+		})
+		s := newSite(t, app(loadAndSave, nil), custom)
+		for _, tc := range []struct{ path, want string }{
+			{"/api/me", "custom 401 true"},
+			{"/callback?state=forged&code=x", "custom 400 false"},
+		} {
+			r := s.do("GET", tc.path, api)
+			if r.StatusCode != http.StatusTeapot || r.body != tc.want {
+				t.Errorf("GET %s: %d %q, want 418 %q", tc.path, r.StatusCode, r.body, tc.want)
+			}
+		}
+	})
+}

@@ -1,0 +1,17 @@
+module github.com/oidcauth/oidcauth/routers
+
+go 1.26.0
+
+require (
+	github.com/go-chi/chi/v5 v5.5.0
+	github.com/oidcauth/oidcauth v0.0.0
+)
+
+require (
+	github.com/alexedwards/scs/v2 v2.9.0 // indirect
+	github.com/coreos/go-oidc/v3 v3.21.0 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
+	golang.org/x/oauth2 v0.37.0 // indirect
+)
+
+replace github.com/oidcauth/oidcauth => ../
