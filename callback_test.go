@@ -42,6 +42,22 @@ func TestCallbackRejectsBadState(t *testing.T) {
 			h.mustLoginCallback(g)
 			return g
 		}},
+		{"reused state with its cookie replayed", func(t *testing.T, h *harness, g string) string {
+			// The binding cookie is single use too; an attacker who copied it
+			// still meets the deleted pending login.
+			state := mustParse(g).Query().Get("state")
+			u := mustParse(h.app.URL)
+			var saved *http.Cookie
+			for _, c := range h.client.Jar.Cookies(u) {
+				if c.Name == h.auth.cookies.loginPrefix+hashString(state) {
+					saved = c
+				}
+			}
+			h.mustLoginCallback(g)
+			saved.Path = "/"
+			h.client.Jar.SetCookies(u, []*http.Cookie{saved})
+			return g
+		}},
 		{"expired state", func(t *testing.T, h *harness, g string) string {
 			state := mustParse(g).Query().Get("state")
 			key := pendingKey(hashString(state))

@@ -48,9 +48,6 @@ func safePathForm(s string) bool {
 	if len(s) == 0 || s[0] != '/' {
 		return false
 	}
-	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
-		return false
-	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x21 || c == 0x7f || c == '\\' {
 			return false

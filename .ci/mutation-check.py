@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Removes each security defense in turn, in a scratch copy of the tree, and
+checks that the test SECURITY.md names for it fails. Run from the repository
+root: python3 .ci/mutation-check.py. Prints one line a defense and exits 1 if
+any test still passes without its defense."""
+import os, shutil, subprocess, sys, tempfile
+
+root = os.getcwd()
+scratch = tempfile.mkdtemp(prefix="oidcauth-mut-")
+subprocess.run(f"git ls-files -z | xargs -0 -I{{}} cp --parents {{}} {scratch}", shell=True, check=True, cwd=root)
+os.chdir(scratch)
+muts = [
+ ("verify.go", 'if extra.AuthorizedParty != "" && extra.AuthorizedParty != a.clientID {', 'if false {', "TestIDTokenVerification/azp_of_another_client"),
+ ("verify.go", 'if len(idt.Audience) > 1 && extra.AuthorizedParty == "" {', 'if false {', "TestIDTokenVerification/several_aud,_no_azp"),
+ ("verify.go", 'if len(extra.IssuedAt) == 0 || string(extra.IssuedAt) == "null" || idt.IssuedAt.IsZero() {', 'if false {', "TestIDTokenVerification/missing_iat"),
+ ("verify.go", 'if idt.IssuedAt.After(time.Now().Add(a.clockSkew)) {', 'if false {', "TestIDTokenVerification/iat_in_the_future"),
+ ("verify.go", 'if idt.Subject == "" {', 'if false {', "TestIDTokenVerification/missing_sub"),
+ ("verify.go", 'if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {', 'if false {', "TestIDTokenVerification/wrong_nonce"),
+ ("verify.go", 'if err := idt.VerifyAccessToken(accessToken); err != nil {', 'if false {', "TestIDTokenVerification/wrong_at_hash"),
+ ("pending.go", 'if subtle.ConstantTimeCompare(got[:], p.Binding) != 1 {', 'if false {', "TestCallbackRejectsBadState/tampered_binding_cookie"),
+ ("pending.go", 'if time.Since(time.Unix(p.Created, 0)) > pendingTTL {', 'if false {', "TestCallbackRejectsBadState/expired_state"),
+ ("pending.go", 'if err := a.storeDelete(ctx, pendingKey(sh)); err != nil {', 'if false {', "TestCallbackRejectsBadState/reused_state_with_its_cookie_replayed"),
+ ("callback.go", 'if (p.hasIss || a.meta.IssParameterSupported) && subtle.ConstantTimeCompare([]byte(p.iss), []byte(a.issuer)) != 1 {', 'if false {', "TestIssuerParameter"),
+ ("callback.go", 'if len(vs) != 1 {', 'if false {', "TestCallbackMalformedParameters/repeated_state"),
+ ("callback.go", 'if err := a.sm.RenewToken(ctx); err != nil {', 'if false {', "TestSessionRenewedAtLogin"),
+ ("returnto.go", 'return !strings.Contains(path, "//")', 'return true', "TestSafeReturnTo"),
+ ("jwks.go", 'if time.Since(last) < k.interval {', 'if false {', "TestUnknownKeyIDsAreRateLimited"),
+ ("jwks.go", 'if pub.N.BitLen() < minRSABits {', 'if false {', "TestParseKeySet"),
+ ("auth.go", 'a.logout = cop.Handler(http.HandlerFunc(a.handleLogout))', 'a.logout = http.HandlerFunc(a.handleLogout)', "TestLogoutRefusals"),
+ ("provider.go", 'if slices.Contains(asymmetricAlgs, a) {', 'if true {', "TestNewRejectsBadOptions/only_HMAC_id_tokens"),
+ ("provider.go", 'if m.Issuer != issuer {', 'if false {', "TestNewRejectsBadOptions/issuer_differs_from_discovery"),
+ ("logout.go", 'if err := a.deleteTokens(ctx, l); err != nil {', 'if false {', "TestLogout"),
+ ("errorpage.go", 'h.Set("X-Frame-Options", "DENY")', '', "TestCallbackHeaders"),
+ ("middleware.go", 'if r.Method != http.MethodGet && r.Method != http.MethodHead {\n\t\treturn true', 'if false {\n\t\treturn true', "TestAnonymousRequests"),
+]
+ok = True
+for f, old, new, test in muts:
+    src = open(f).read()
+    if old not in src:
+        print(f"MISSING pattern in {f}: {old[:60]}"); ok=False; continue
+    open(f,'w').write(src.replace(old, new, 1))
+    r = subprocess.run(["go","test","-count=1","-run","^"+test.split('/')[0]+"$" if '/' not in test else test.replace('/','$/^',1)+"$",".", ], capture_output=True, text=True)
+    open(f,'w').write(src)
+    status = "FAILS (good)" if r.returncode != 0 else "STILL PASSES (bad)"
+    if r.returncode == 0: ok=False
+    print(f"{f}: {test}: {status}")
+print("ALL BITE" if ok else "SOME DO NOT BITE")
+shutil.rmtree(scratch)
+sys.exit(0 if ok else 1)
