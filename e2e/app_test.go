@@ -199,3 +199,21 @@ func (a *app) get(t testing.TB, path string) plainResponse {
 	t.Helper()
 	return plainDo(t, http.MethodGet, a.origin+path, "", "", nil)
 }
+
+// skipIfNotImplemented skips t when the example answered 501 Not
+// Implemented: it says so for a feature that has not landed yet, and the
+// test runs by itself once the feature is there.
+func skipIfNotImplemented(t testing.TB, status int, body, feature string) {
+	t.Helper()
+	if status == http.StatusNotImplemented {
+		t.Skipf("waiting for %s: the example answers 501 %s", feature, strings.TrimSpace(body))
+	}
+}
+
+// skipWithoutBackchannelLogout skips t when the example's back-channel
+// logout endpoint is not implemented yet.
+func skipWithoutBackchannelLogout(t testing.TB, a *app) {
+	t.Helper()
+	r := plainDo(t, "POST", a.origin+"/backchannel-logout", "application/x-www-form-urlencoded", "", nil)
+	skipIfNotImplemented(t, r.status, r.body, "back-channel logout (POST /backchannel-logout)")
+}

@@ -47,7 +47,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 	st := b.drive(&flow{done: onAnyApp}, 20*time.Second)
 	t.Logf("cross-site POST /logout answered with the page %s: %.200q", st.URL, st.Text)
 	b.navigate(a.origin + "/")
-	if r := b.fetch("GET", a.origin+"/api/me"); r.Status != 200 {
+	if r := b.open(a.origin + "/api/me"); r.Status != 200 {
 		t.Fatalf("a cross-site POST /logout ended the session: /api/me is %d", r.Status)
 	}
 
@@ -66,7 +66,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 		t.Logf("provider: %s", e)
 	}
 
-	if r := b.fetch("GET", a.origin+"/api/me"); r.Status != 401 {
+	if r := b.open(a.origin + "/api/me"); r.Status != 401 {
 		t.Errorf("GET /api/me after logout: %d %q, want 401", r.Status, r.Body)
 	}
 	// A navigation to a protected page goes to the provider again, whose
@@ -85,6 +85,7 @@ func TestBackchannelLogout(t *testing.T) {
 	p := needApp(t)
 	s := p.slot(t, "bc-logout")
 	a := startApp(t, p, appConfig{slot: s})
+	skipWithoutBackchannelLogout(t, a)
 	b := newTab(t)
 	defer func() {
 		if t.Failed() {
@@ -123,10 +124,10 @@ func TestBackchannelLogout(t *testing.T) {
 	if after != nil && after.Value != before.Value {
 		t.Logf("the app replaced the session cookie after the back-channel logout")
 	}
-	if r := b.fetch("GET", a.origin+"/api/me"); r.Status != 401 {
+	if r := b.open(a.origin + "/api/me"); r.Status != 401 {
 		t.Errorf("GET /api/me with the old cookie after back-channel logout: %d %q, want 401", r.Status, r.Body)
 	}
-	if r := b.fetch("GET", a.origin+"/api/userinfo"); r.Status != 401 {
+	if r := b.open(a.origin + "/api/userinfo"); r.Status != 401 {
 		t.Errorf("GET /api/userinfo after back-channel logout: %d %q, want 401", r.Status, r.Body)
 	}
 }
