@@ -146,10 +146,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	a.sm = cfg.sessions
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, a.secure)
-		a.sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-			a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
-				"Your session could not be loaded. Please try again later.", err))
-		}
+		a.sm.ErrorFunc = a.SessionError
 	} else {
 		warnWeakCookies(a.log, a.sm, a.secure)
 	}
@@ -223,6 +220,15 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, status int, err erro
 		err = newError(ErrSession, "server_error", "The request could not be completed.", err)
 	}
 	a.errorHandler(r)(w, r, status, err)
+}
+
+// SessionError answers a request whose session could not be loaded or
+// saved: it logs the cause and answers 503 through the error handler, JSON
+// for APIs. oidcauth's own session manager uses it; set it as the ErrorFunc
+// of a manager you give with WithSessionManager to get the same.
+func (a *Auth) SessionError(w http.ResponseWriter, r *http.Request, err error) {
+	a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
+		"Your session could not be loaded. Please try again later.", err))
 }
 
 type errorHandlerKey struct{}

@@ -106,16 +106,17 @@ func TestStoreDownFailsClosed(t *testing.T) {
 	h.mustLogin("/me")
 	callback := h.authorize(h.startLogin("/login?return_to=/me"))
 
+	sm.ErrorFunc = h.auth.SessionError
 	store.broken.Store(true)
 	for _, tt := range []struct {
 		name   string
 		status int
 		got    int
 	}{
-		{"API request", http.StatusInternalServerError, h.apiStatus()},
-		{"browser page", http.StatusInternalServerError, h.get("/me").StatusCode},
-		{"login start", http.StatusInternalServerError, h.get("/login").StatusCode},
-		{"callback", http.StatusInternalServerError, h.get(callback).StatusCode},
+		{"API request", http.StatusServiceUnavailable, h.apiStatus()},
+		{"browser page", http.StatusServiceUnavailable, h.get("/me").StatusCode},
+		{"login start", http.StatusServiceUnavailable, h.get("/login").StatusCode},
+		{"callback", http.StatusServiceUnavailable, h.get(callback).StatusCode},
 	} {
 		if tt.got != tt.status {
 			t.Errorf("%s with the store down: status %d, want %d", tt.name, tt.got, tt.status)

@@ -85,6 +85,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 		}
 		return nil, fmt.Errorf("setting up OpenID Connect with the provider %s: %w", cfg.Issuer, err)
 	}
+	if sessions != nil {
+		// A store that fails answers 503 through oidcauth, logged with slog.
+		sessions.ErrorFunc = auth.SessionError
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", auth.Optional(home(log)))
