@@ -240,6 +240,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	case "refresh_token":
 		rt := r.PostForm.Get("refresh_token")
 		p.mu.Lock()
+		rec.Reused = p.used[rt]
 		g = p.refresh[rt]
 		if g != nil && p.cfg.RotateRefreshTokens {
 			delete(p.refresh, rt)

@@ -117,6 +117,9 @@ type TokenRequest struct {
 	ClientAuth string
 	ClientID   string
 	Status     int
+	// Reused reports a refresh_token grant that presented a refresh token
+	// already rotated away (RotateRefreshTokens).
+	Reused bool
 }
 
 // NewProvider starts a provider on a free loopback port. Close it when done.
