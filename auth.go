@@ -38,6 +38,7 @@ type Auth struct {
 	postLogout   string
 	logout       http.Handler
 	claims       *claimsCache
+	tokens       tokenState // tokens.go, refresh.go
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -157,6 +158,9 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 			"The request came from another site and was refused.", errors.New("cross-origin request refused")))
 	}))
 	a.logout = cop.Handler(http.HandlerFunc(a.handleLogout))
+	if err := a.initTokens(cfg); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -123,6 +123,7 @@ func (h *harness) routes() http.Handler {
 		}
 		json.NewEncoder(w).Encode([]string{ts.IDToken, ts.AccessToken, ts.RefreshToken})
 	})))
+	h.tokenRoutes(mux) // tokens_test.go
 	return mux
 }
 

@@ -26,6 +26,11 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 			a.challenge(w, r)
 			return
 		}
+		if a.tokens.refreshAhead {
+			if l = a.refreshAhead(w, r, l, true); l == nil {
+				return
+			}
+		}
 		l.cache = a.claims
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, l)))
 	})
@@ -43,6 +48,9 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 		if !loaded {
 			loading.ServeHTTP(w, r)
 			return
+		}
+		if l != nil && a.tokens.refreshAhead {
+			l = a.refreshAhead(w, r, l, false)
 		}
 		if l != nil {
 			l.cache = a.claims

@@ -78,6 +78,7 @@ type config struct {
 	postLogoutURL   string
 	insecureHTTP    bool
 	jwksMinInterval time.Duration
+	tokens          tokenConfig // tokens.go
 }
 
 // Defaults. They are the strict ones; each has an option to change it.
@@ -332,6 +333,34 @@ func WithJWKSRefreshInterval(d time.Duration) Option {
 			return optionError("WithJWKSRefreshInterval", "%v is negative", d)
 		}
 		c.jwksMinInterval = d
+		return nil
+	}
+}
+
+// WithRefreshLeeway sets how long before its expiry an access token is
+// refreshed by the token accessors (default [DefaultRefreshLeeway]). A token
+// that lives less than twice the leeway is refreshed at half its life.
+func WithRefreshLeeway(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > time.Hour {
+			return optionError("WithRefreshLeeway", "%v is outside 0..1h", d)
+		}
+		c.tokens.leeway, c.tokens.leewaySet = d, true
+		return nil
+	}
+}
+
+// WithRefreshAhead makes Require and Optional refresh a login's tokens
+// when they are about to expire, as [Auth.Token] does, so the claims follow
+// the provider's newest id_token without a handler asking for a token. It
+// costs a store read per request. A login whose tokens cannot be refreshed
+// any more (the provider refuses the refresh token, or there is none) then
+// ends when its access token expires: Require sends the request to log in
+// again, Optional serves it as anonymous. When the provider fails, Require
+// answers 502 and Optional serves the request as anonymous.
+func WithRefreshAhead() Option {
+	return func(c *config) error {
+		c.tokens.refreshAhead = true
 		return nil
 	}
 }

@@ -16,6 +16,8 @@ type tokenSet struct {
 	RefreshToken string    `json:"r,omitempty"`
 	TokenType    string    `json:"t,omitempty"`
 	Expiry       time.Time `json:"e,omitzero"` // of the access token; zero when unknown
+	// Obtained is when the access token was issued, for its lifetime.
+	Obtained time.Time `json:"o,omitzero"`
 	// IDToken is the newest id_token, refreshed ones included.
 	IDToken string `json:"i,omitempty"`
 	// Version counts the writes, so a refresh can tell a newer set apart.

@@ -43,6 +43,7 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*
 		RefreshToken: tok.RefreshToken,
 		TokenType:    tok.TokenType,
 		Expiry:       tok.Expiry,
+		Obtained:     time.Now(),
 		IDToken:      raw,
 		Version:      1,
 	}

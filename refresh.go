@@ -1,0 +1,288 @@
+package oidcauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// errLoginEnded marks the errors after which the login is over: its token
+// record is deleted and the session forgets it.
+var errLoginEnded = errors.New("the login has ended")
+
+// needsRefresh reports whether ts must be refreshed before use: its access
+// token is the one a resource server refused (stale), or it expires within
+// the leeway. For a token living less than twice the leeway, the leeway is
+// half its life, so short-lived tokens are not refreshed on every request.
+// A token of unknown expiry is used until a resource server refuses it.
+func (a *Auth) needsRefresh(ts *tokenSet, stale string, now time.Time) bool {
+	if ts.AccessToken == "" || (stale != "" && ts.AccessToken == stale) {
+		return true
+	}
+	if ts.Expiry.IsZero() {
+		return false
+	}
+	leeway := a.tokens.leeway
+	if !ts.Obtained.IsZero() {
+		leeway = min(leeway, ts.Expiry.Sub(ts.Obtained)/2)
+	}
+	return !now.Add(leeway).Before(ts.Expiry)
+}
+
+// requestTokens returns the token set of the request's login, refreshed
+// when needed, and the session's login (updated when the token set carries
+// a newer id_token). stale, when not empty, is an access token a resource
+// server refused: a set still holding it is refreshed.
+func (a *Auth) requestTokens(ctx context.Context, stale string) (*tokenSet, *login, error) {
+	l, loaded := a.current(ctx)
+	if !loaded {
+		return nil, nil, newError(ErrSession, "server_error", "The request could not be completed.",
+			errors.New("no session is loaded: wrap the handler with Require, Optional or LoadAndSave"))
+	}
+	if l == nil {
+		return nil, nil, newError(ErrNotLoggedIn, "login_required", "You need to log in.", nil)
+	}
+	return a.loginTokens(ctx, l, stale)
+}
+
+// loginTokens is requestTokens for the session's login l. When the login
+// has ended it removes it from the session, so the middleware sends the
+// next request to log in.
+func (a *Auth) loginTokens(ctx context.Context, l *login, stale string) (*tokenSet, *login, error) {
+	ts, err := a.freshTokens(ctx, l, stale)
+	if err != nil {
+		if errors.Is(err, ErrNotLoggedIn) || errors.Is(err, errLoginEnded) {
+			a.sm.Remove(ctx, sessionKey)
+		}
+		return nil, nil, err
+	}
+	return ts, a.followIDToken(ctx, l, ts), nil
+}
+
+// freshTokens loads the token set of l and refreshes it when needed, once
+// per login however many requests ask at the same time.
+func (a *Auth) freshTokens(ctx context.Context, l *login, stale string) (*tokenSet, error) {
+	ts, err := a.loadTokens(ctx, l)
+	if err != nil {
+		return nil, asTokenError(err)
+	}
+	// Two rounds at most: a caller with a stale token may have joined a
+	// flight that found the set fresh (and so still holding that token).
+	for range 2 {
+		if !a.needsRefresh(ts, stale, time.Now()) {
+			return ts, nil
+		}
+		ch := a.tokens.flights.DoChan(l.ID, func() (any, error) {
+			// The flight serves every waiter: it must not end with the
+			// context of the request that happened to start it.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout+a.tokens.raceGrace+time.Second)
+			defer cancel()
+			return a.refresh(fctx, l, stale)
+		})
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				return nil, res.Err
+			}
+			ts = res.Val.(*tokenSet)
+		case <-ctx.Done():
+			return nil, refreshError(fmt.Errorf("gave up waiting for the refresh: %w", ctx.Err()))
+		}
+	}
+	if a.needsRefresh(ts, stale, time.Now()) {
+		return nil, refreshError(errors.New("the refreshed access token is already stale"))
+	}
+	return ts, nil
+}
+
+// refresh runs once per login at a time (single-flight). It re-reads the
+// token record first: another request or instance may have refreshed it
+// meanwhile, and the refresh token it holds may have been rotated.
+func (a *Auth) refresh(ctx context.Context, l *login, stale string) (*tokenSet, error) {
+	cur, err := a.loadTokens(ctx, l)
+	if err != nil {
+		return nil, asTokenError(err)
+	}
+	if !a.needsRefresh(cur, stale, time.Now()) {
+		return cur, nil
+	}
+	if cur.RefreshToken == "" {
+		return nil, a.endLogin(ctx, l, cur, errors.New("the access token expired and there is no refresh token"))
+	}
+	pctx, cancel := a.providerContext(ctx)
+	defer cancel()
+	tok, err := a.oauth.TokenSource(pctx, &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
+	now := time.Now()
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+			// Another instance sharing the store may have used the same
+			// refresh token first and be about to store what it got.
+			if newer := a.awaitNewer(ctx, l, cur); newer != nil {
+				a.log.Debug("oidcauth: another instance refreshed the tokens first", "sub", l.Subject)
+				return newer, nil
+			}
+			return nil, a.endLogin(ctx, l, cur, fmt.Errorf("the provider refused the refresh token: %w", tokenError(err)))
+		}
+		a.log.Warn("oidcauth: refreshing the tokens failed", "sub", l.Subject, "err", tokenError(err))
+		return nil, refreshError(tokenError(err))
+	}
+	next := &tokenSet{
+		AccessToken:  tok.AccessToken,
+		RefreshToken: cur.RefreshToken,
+		TokenType:    tok.TokenType,
+		Expiry:       tok.Expiry,
+		Obtained:     now,
+		IDToken:      cur.IDToken,
+		Version:      cur.Version + 1,
+	}
+	rotated := tok.RefreshToken != "" && tok.RefreshToken != cur.RefreshToken
+	if rotated {
+		next.RefreshToken = tok.RefreshToken
+	}
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		if err := a.verifyRefreshedIDToken(ctx, l, raw, tok.AccessToken); err != nil {
+			a.endLogin(ctx, l, cur, err)
+			return nil, newError(ErrIDToken, "invalid_id_token", "The provider's answer could not be verified. Please log in again.",
+				fmt.Errorf("%w: the refreshed id_token: %v", errLoginEnded, err))
+		}
+		next.IDToken = raw
+	}
+	// Store only over the set this refresh started from: a logout may have
+	// deleted it, or (without rotation) another instance stored a newer one.
+	latest, err := a.loadTokens(ctx, l)
+	if err != nil {
+		return nil, asTokenError(err)
+	}
+	if latest.Version != cur.Version {
+		return latest, nil
+	}
+	if err := a.saveTokens(ctx, l, next, a.sm.Deadline(ctx)); err != nil {
+		return nil, asTokenError(err)
+	}
+	a.log.Debug("oidcauth: tokens refreshed", "sub", l.Subject, "rotated", rotated, "id_token", next.IDToken != cur.IDToken)
+	return next, nil
+}
+
+// awaitNewer looks for a token set newer than cur, for up to the race grace.
+func (a *Auth) awaitNewer(ctx context.Context, l *login, cur *tokenSet) *tokenSet {
+	deadline := time.Now().Add(a.tokens.raceGrace)
+	for {
+		ts, err := a.loadTokens(ctx, l)
+		if err != nil {
+			return nil
+		}
+		if ts.Version != cur.Version || ts.RefreshToken != cur.RefreshToken {
+			return ts
+		}
+		if !time.Now().Before(deadline) {
+			return nil
+		}
+		select {
+		case <-time.After(25 * time.Millisecond):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// endLogin deletes the token record of l (unless another instance has
+// written a newer one since cur) and returns the error that makes the
+// session forget the login.
+func (a *Auth) endLogin(ctx context.Context, l *login, cur *tokenSet, cause error) error {
+	if ts, err := a.loadTokens(ctx, l); err == nil && ts.Version == cur.Version {
+		if err := a.deleteTokens(ctx, l); err != nil {
+			a.log.Warn("oidcauth: deleting the tokens of an ended login failed", "sub", l.Subject, "err", err)
+		}
+	}
+	a.log.Info("oidcauth: login ended: its tokens cannot be refreshed", "sub", l.Subject, "sid", l.SessionID, "why", cause)
+	return newError(ErrNotLoggedIn, "login_expired", "Your login has expired. Please log in again.",
+		fmt.Errorf("%w: %v", errLoginEnded, cause))
+}
+
+// verifyRefreshedIDToken checks an id_token from a refresh (OpenID Connect
+// Core 12.2): everything verifyIDToken checks (signature, the same iss, aud,
+// exp, iat, azp, at_hash), and the same sub as the login. A nonce is not
+// required and not checked.
+func (a *Auth) verifyRefreshedIDToken(ctx context.Context, l *login, raw, accessToken string) error {
+	idt, _, err := a.verifyIDToken(ctx, raw, accessToken)
+	if err != nil {
+		return err
+	}
+	if idt.Subject != l.Subject {
+		return fmt.Errorf("the refreshed id_token is about sub %q, the login about %q", printable(idt.Subject, 100), printable(l.Subject, 100))
+	}
+	return nil
+}
+
+// followIDToken makes the session's login carry the token set's id_token
+// when it is newer (a refresh brought one), so claims and id_token_hint
+// follow it. It returns the login to use for the rest of the request.
+//
+// scs saves a session whole: a request that began before the refresh and
+// modifies the session writes the previous login back. Its id_token is
+// older but was verified and is about the same user; the next call of an
+// accessor (or the middleware with WithRefreshAhead) puts the newer one
+// back.
+func (a *Auth) followIDToken(ctx context.Context, l *login, ts *tokenSet) *login {
+	if ts.IDToken == "" || ts.IDToken == l.IDToken {
+		return l
+	}
+	nl := &login{
+		ID:        l.ID,
+		IDToken:   ts.IDToken,
+		Subject:   l.Subject,
+		SessionID: l.SessionID,
+		LoginTime: l.LoginTime,
+	}
+	if l.Claims != nil {
+		merged, err := remergeClaims(l.Claims, ts.IDToken)
+		if err != nil {
+			a.log.Warn("oidcauth: merging the refreshed id_token's claims failed; keeping the previous claims", "sub", l.Subject, "err", err)
+			merged = l.Claims
+		}
+		nl.Claims = merged
+	}
+	a.sm.Put(ctx, sessionKey, nl)
+	return nl
+}
+
+// refreshAhead is the middleware's step with WithRefreshAhead: it refreshes
+// the login's tokens when they are about to expire. It returns the login to
+// put in the context; nil means the request was answered (Require) or is
+// anonymous (Optional): the login ended, or, for Require, the provider
+// failed.
+func (a *Auth) refreshAhead(w http.ResponseWriter, r *http.Request, l *login, require bool) *login {
+	_, nl, err := a.loginTokens(r.Context(), l, "")
+	if err == nil {
+		return nl
+	}
+	if !require {
+		if !errors.Is(err, ErrNotLoggedIn) {
+			a.log.Warn("oidcauth: refresh ahead failed; serving the request as anonymous", "path", r.URL.Path, "err", err)
+		}
+		return nil
+	}
+	a.HandleError(w, r, err)
+	return nil
+}
+
+func refreshError(cause error) error {
+	return newError(ErrRefresh, "refresh_failed", "The login could not be renewed with the provider. Please try again later.", cause)
+}
+
+// asTokenError makes the errors of the token store *Errors.
+func asTokenError(err error) error {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return err
+	case errors.Is(err, ErrNotLoggedIn):
+		return newError(ErrNotLoggedIn, "login_required", "You need to log in.", err)
+	}
+	return newError(ErrSession, "session_unavailable", "The session store failed. Please try again later.", err)
+}

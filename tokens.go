@@ -1,0 +1,179 @@
+package oidcauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Sentinel errors of the token accessors ([Auth.Token], [Auth.TokenSource],
+// [Auth.Client]). A login whose tokens cannot be refreshed
+// any more (the provider refused the refresh token, or there is none) is
+// ended, and its error wraps [ErrNotLoggedIn].
+var (
+	// ErrRefresh means the access token needed a refresh and the provider
+	// could not be reached, did not answer within the timeout, or answered
+	// with an error other than invalid_grant. The login stays; a later
+	// request may succeed. The expired token is never returned instead.
+	ErrRefresh = errors.New("oidcauth: token refresh failed")
+)
+
+// DefaultRefreshLeeway is how long before its expiry an access token is
+// refreshed.
+const DefaultRefreshLeeway = 30 * time.Second
+
+// tokenConfig holds the options of the token accessors.
+type tokenConfig struct {
+	leeway       time.Duration
+	leewaySet    bool
+	refreshAhead bool
+}
+
+// tokenState is what Auth keeps for the token accessors.
+type tokenState struct {
+	leeway       time.Duration
+	refreshAhead bool
+	// raceGrace is how long a refresh refused with invalid_grant waits for
+	// another instance sharing the store to write the token set it won; zero
+	// when the store is oidcauth's own memory store, which nobody shares.
+	raceGrace time.Duration
+	// flights makes concurrent refreshes of one login a single one.
+	flights singleflight.Group
+}
+
+// maxRaceGrace bounds tokenState.raceGrace.
+const maxRaceGrace = 2 * time.Second
+
+// initTokens checks and takes over the token options; New calls it once a.sm
+// and a.meta are set.
+func (a *Auth) initTokens(cfg config) error {
+	t := &a.tokens
+	t.leeway = DefaultRefreshLeeway
+	if cfg.tokens.leewaySet {
+		t.leeway = cfg.tokens.leeway
+	}
+	t.refreshAhead = cfg.tokens.refreshAhead
+	if cfg.sessions != nil {
+		t.raceGrace = min(a.timeout, maxRaceGrace)
+	}
+	return nil
+}
+
+// Token returns the access token of the request's login. When it expires
+// within the leeway (WithRefreshLeeway) it is first refreshed with the
+// refresh token, at the token endpoint and with the same client
+// authentication as the login; the new tokens are stored for every instance
+// that shares the session store. Concurrent requests of one login share a
+// single refresh.
+//
+// The token carries AccessToken, TokenType and Expiry; never the refresh
+// token, which only oidcauth may use (the provider may rotate it).
+//
+// The request must have passed through [Auth.Require], [Auth.Optional] or
+// [Auth.LoadAndSave]. Errors are [*Error]s: one wrapping [ErrNotLoggedIn]
+// means there is no login or it has ended (the provider refused the refresh
+// token, or there is none to refresh with); [ErrRefresh] means the provider
+// failed, the login stays. [Auth.HandleError] answers either.
+func (a *Auth) Token(r *http.Request) (*oauth2.Token, error) {
+	ts, _, err := a.requestTokens(r.Context(), "")
+	if err != nil {
+		return nil, err
+	}
+	return ts.oauth2Token(), nil
+}
+
+// TokenSource returns a source of the request's access token, refreshed as
+// [Auth.Token] does, for libraries that take an oauth2.TokenSource. It is
+// bound to r's context and reuses a token within the request while it is
+// not about to expire.
+func (a *Auth) TokenSource(r *http.Request) oauth2.TokenSource {
+	return oauth2.ReuseTokenSourceWithExpiry(nil, requestTokenSource{a, r.Context()}, a.tokens.leeway)
+}
+
+type requestTokenSource struct {
+	a   *Auth
+	ctx context.Context
+}
+
+func (s requestTokenSource) Token() (*oauth2.Token, error) {
+	ts, _, err := s.a.requestTokens(s.ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return ts.oauth2Token(), nil
+}
+
+// Client returns an HTTP client that sends the request's access token
+// (from [Auth.TokenSource]) as a Bearer token on every request, so a
+// handler calls its API in one line:
+//
+//	resp, err := auth.Client(r).Get(apiURL)
+//
+// Give its requests r's context (http.NewRequestWithContext) to bound them.
+// It follows redirects only within the origin of the request that got them,
+// so the token never travels to another host. It uses http.DefaultTransport;
+// for another transport use oauth2.NewClient with a context carrying
+// oauth2.HTTPClient and [Auth.TokenSource]. Errors of the token source reach
+// the caller wrapped in a *url.Error; errors.Is and [Auth.HandleError] see
+// through it.
+func (a *Auth) Client(r *http.Request) *http.Client {
+	return &http.Client{
+		Transport:     &oauth2.Transport{Source: a.TokenSource(r), Base: http.DefaultTransport},
+		CheckRedirect: sameOriginRedirects,
+	}
+}
+
+// sameOriginRedirects follows at most 10 redirects, all to the origin of the
+// first request.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+// HandleError answers a request whose call to [Auth.Token],
+// [Auth.TokenSource] or [Auth.Client] failed. When err
+// wraps [ErrNotLoggedIn] it answers as [Auth.Require] does for an anonymous
+// request: a browser navigation goes to the provider to log in again and
+// comes back to the same URL, an API request gets 401. Other errors go to
+// the error handler with 502 for a provider failure ([ErrRefresh], an
+// id_token that fails verification) and 503 for a session
+// store failure. The log line never has a token in it.
+func (a *Auth) HandleError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrNotLoggedIn) {
+		a.challenge(w, r)
+		return
+	}
+	a.fail(w, r, tokenStatus(err), err)
+}
+
+// tokenStatus maps an error of the token accessors to an HTTP status.
+func tokenStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrNotLoggedIn):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrSession):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrRefresh), errors.Is(err, ErrIDToken):
+		return http.StatusBadGateway
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return statusOf(err)
+	}
+	return http.StatusInternalServerError
+}
+
+// oauth2Token is the token a handler gets: no refresh token.
+func (ts *tokenSet) oauth2Token() *oauth2.Token {
+	return &oauth2.Token{AccessToken: ts.AccessToken, TokenType: ts.TokenType, Expiry: ts.Expiry}
+}
