@@ -136,6 +136,10 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, statusOf(err), err)
 		return
 	}
+	if err := a.loginUserInfo(ctx, l, ts); err != nil {
+		a.fail(w, r, tokenStatus(err), err)
+		return
+	}
 	// A new session token after login: no session fixation.
 	if err := a.sm.RenewToken(ctx); err != nil {
 		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",

@@ -364,3 +364,18 @@ func WithRefreshAhead() Option {
 		return nil
 	}
 }
+
+// WithUserInfoClaims makes the callback fetch the userinfo endpoint with the
+// new access token and merge its claims into the login's claims: userinfo's
+// values win, except for the claims about the token and the authentication
+// (iss, sub, aud, exp, iat, auth_time, nonce, acr, amr, azp, sid, ...), which
+// stay the id_token's. A userinfo response about another subject, or a
+// failed request, fails the login with [ErrUserInfo]. The merged claims are
+// kept in the session, which grows accordingly. The provider must have a
+// userinfo endpoint.
+func WithUserInfoClaims() Option {
+	return func(c *config) error {
+		c.tokens.userInfoClaims = true
+		return nil
+	}
+}

@@ -11,7 +11,7 @@ import (
 )
 
 // Sentinel errors of the token accessors ([Auth.Token], [Auth.TokenSource],
-// [Auth.Client]). A login whose tokens cannot be refreshed
+// [Auth.Client], [Auth.UserInfo]). A login whose tokens cannot be refreshed
 // any more (the provider refused the refresh token, or there is none) is
 // ended, and its error wraps [ErrNotLoggedIn].
 var (
@@ -20,6 +20,9 @@ var (
 	// with an error other than invalid_grant. The login stays; a later
 	// request may succeed. The expired token is never returned instead.
 	ErrRefresh = errors.New("oidcauth: token refresh failed")
+	// ErrUserInfo means the userinfo endpoint is missing, failed, or answered
+	// something unusable, such as claims about another subject.
+	ErrUserInfo = errors.New("oidcauth: userinfo request failed")
 )
 
 // DefaultRefreshLeeway is how long before its expiry an access token is
@@ -28,15 +31,17 @@ const DefaultRefreshLeeway = 30 * time.Second
 
 // tokenConfig holds the options of the token accessors.
 type tokenConfig struct {
-	leeway       time.Duration
-	leewaySet    bool
-	refreshAhead bool
+	leeway         time.Duration
+	leewaySet      bool
+	refreshAhead   bool
+	userInfoClaims bool
 }
 
 // tokenState is what Auth keeps for the token accessors.
 type tokenState struct {
-	leeway       time.Duration
-	refreshAhead bool
+	leeway         time.Duration
+	refreshAhead   bool
+	userInfoClaims bool
 	// raceGrace is how long a refresh refused with invalid_grant waits for
 	// another instance sharing the store to write the token set it won; zero
 	// when the store is oidcauth's own memory store, which nobody shares.
@@ -57,6 +62,10 @@ func (a *Auth) initTokens(cfg config) error {
 		t.leeway = cfg.tokens.leeway
 	}
 	t.refreshAhead = cfg.tokens.refreshAhead
+	t.userInfoClaims = cfg.tokens.userInfoClaims
+	if t.userInfoClaims && a.meta.UserinfoEndpoint == "" {
+		return optionError("WithUserInfoClaims", "the provider has no userinfo endpoint")
+	}
 	if cfg.sessions != nil {
 		t.raceGrace = min(a.timeout, maxRaceGrace)
 	}
@@ -141,12 +150,12 @@ func sameOriginRedirects(req *http.Request, via []*http.Request) error {
 }
 
 // HandleError answers a request whose call to [Auth.Token],
-// [Auth.TokenSource] or [Auth.Client] failed. When err
+// [Auth.TokenSource], [Auth.Client] or [Auth.UserInfo] failed. When err
 // wraps [ErrNotLoggedIn] it answers as [Auth.Require] does for an anonymous
 // request: a browser navigation goes to the provider to log in again and
 // comes back to the same URL, an API request gets 401. Other errors go to
-// the error handler with 502 for a provider failure ([ErrRefresh], an
-// id_token that fails verification) and 503 for a session
+// the error handler with 502 for a provider failure ([ErrRefresh],
+// [ErrUserInfo], an id_token that fails verification) and 503 for a session
 // store failure. The log line never has a token in it.
 func (a *Auth) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrNotLoggedIn) {
@@ -163,7 +172,7 @@ func tokenStatus(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrSession):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrRefresh), errors.Is(err, ErrIDToken):
+	case errors.Is(err, ErrRefresh), errors.Is(err, ErrUserInfo), errors.Is(err, ErrIDToken):
 		return http.StatusBadGateway
 	}
 	var e *Error

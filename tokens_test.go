@@ -36,6 +36,15 @@ func (h *harness) tokenRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/token", h.auth.Require(token))
 	mux.Handle("GET /token-page", h.auth.Require(token))
 	mux.Handle("GET /api/token-open", token) // no Require: Token on an anonymous session
+	mux.Handle("GET /api/userinfo", h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, err := h.auth.UserInfo(r)
+		if err != nil {
+			h.auth.HandleError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(info)
+	})))
 	// /api/call GETs the URL in its url parameter with Client and relays the answer.
 	mux.Handle("GET /api/call", h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, r.URL.Query().Get("url"), nil)
@@ -722,6 +731,10 @@ func TestTokenOptions(t *testing.T) {
 		if _, err := New(t.Context(), op.Issuer, append(base, o)...); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "WithRefreshLeeway") {
 			t.Errorf("New: %v, want ErrInvalidOption naming WithRefreshLeeway", err)
 		}
+	}
+	noUserInfo := WithEndpoints(Endpoints{Authorize: op.Issuer + "/authorize", Token: op.Issuer + "/token", JWKS: op.Issuer + "/jwks"})
+	if _, err := New(t.Context(), op.Issuer, append(base, noUserInfo, WithUserInfoClaims())...); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "WithUserInfoClaims") {
+		t.Errorf("New: %v, want ErrInvalidOption naming WithUserInfoClaims", err)
 	}
 }
 

@@ -1,9 +1,108 @@
 package oidcauth
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
 	"slices"
 )
+
+// UserInfo calls the provider's userinfo endpoint with the request's access
+// token, refreshed first as [Auth.Token] does, and returns the JSON object
+// it answers. When the endpoint refuses the token (401), the token is
+// refreshed once and the call repeated. The call has the timeout of
+// WithTimeout and a response cap; claims about a subject other than the
+// login's are refused (OpenID Connect Core 5.3.2). Signed or encrypted
+// userinfo responses are not supported.
+//
+// Errors wrap [ErrNotLoggedIn] (no login, or it ended), [ErrRefresh] or
+// [ErrUserInfo]; [Auth.HandleError] answers them.
+func (a *Auth) UserInfo(r *http.Request) (json.RawMessage, error) {
+	if a.meta.UserinfoEndpoint == "" {
+		return nil, userInfoError(errors.New("the provider has no userinfo endpoint"))
+	}
+	ctx := r.Context()
+	ts, l, err := a.requestTokens(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	body, refused, err := a.fetchUserInfo(ctx, ts)
+	if refused {
+		// The provider may have revoked or expired the token early.
+		if ts, l, err = a.requestTokens(ctx, ts.AccessToken); err != nil {
+			return nil, err
+		}
+		body, _, err = a.fetchUserInfo(ctx, ts)
+	}
+	if err != nil {
+		return nil, userInfoError(err)
+	}
+	if _, err := userInfoClaims(body, l.Subject); err != nil {
+		return nil, userInfoError(err)
+	}
+	return body, nil
+}
+
+// fetchUserInfo GETs the userinfo endpoint with the access token of ts.
+// refused reports a 401: the provider does not take the token.
+func (a *Auth) fetchUserInfo(ctx context.Context, ts *tokenSet) (body []byte, refused bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.meta.UserinfoEndpoint, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("Accept", "application/json")
+	ts.oauth2Token().SetAuthHeader(req)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the userinfo response: %v", err)
+	}
+	if len(body) > maxResponseBytes {
+		return nil, false, fmt.Errorf("the userinfo endpoint answered more than %d bytes", maxResponseBytes)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, true, errors.New("the userinfo endpoint refused the access token (401)")
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, false, fmt.Errorf("the userinfo endpoint answered %s", resp.Status)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/jwt" {
+		return nil, false, errors.New("the userinfo response is a JWT; only JSON is supported")
+	}
+	return bytes.TrimSpace(body), false, nil
+}
+
+// userInfoClaims parses a userinfo response: a JSON object whose sub is the
+// login's subject.
+func userInfoClaims(body []byte, subject string) (map[string]json.RawMessage, error) {
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(body, &claims); err != nil || claims == nil {
+		return nil, errors.New("the userinfo response is not a JSON object")
+	}
+	var sub string
+	if err := json.Unmarshal(claims["sub"], &sub); err != nil || sub == "" {
+		return nil, errors.New("the userinfo response has no sub")
+	}
+	if sub != subject {
+		return nil, fmt.Errorf("the userinfo response is about sub %q, the login about %q", printable(sub, 100), printable(subject, 100))
+	}
+	return claims, nil
+}
+
+func userInfoError(cause error) error {
+	return newError(ErrUserInfo, "userinfo_failed", "The user's details could not be fetched from the provider.", cause)
+}
 
 // idTokenOnlyClaims are the claims about the token and the authentication,
 // not the user: merged claims always take them from the id_token.
@@ -40,4 +139,29 @@ func remergeClaims(merged []byte, idToken string) ([]byte, error) {
 		return nil, err
 	}
 	return mergeClaims(payload, old)
+}
+
+// loginUserInfo runs at the callback with WithUserInfoClaims: it fetches
+// userinfo with the new access token and stores the merged claims in the
+// login. A failure, or claims about another subject, fails the login.
+func (a *Auth) loginUserInfo(ctx context.Context, l *login, ts *tokenSet) error {
+	if !a.tokens.userInfoClaims {
+		return nil
+	}
+	body, _, err := a.fetchUserInfo(ctx, ts)
+	if err != nil {
+		return userInfoError(err)
+	}
+	claims, err := userInfoClaims(body, l.Subject)
+	if err != nil {
+		return userInfoError(err)
+	}
+	payload, err := jwtPayload(l.IDToken)
+	if err != nil {
+		return idTokenError(err)
+	}
+	if l.Claims, err = mergeClaims(payload, claims); err != nil {
+		return userInfoError(err)
+	}
+	return nil
 }
