@@ -194,6 +194,7 @@ func (a *Auth) awaitNewer(ctx context.Context, l *login, cur *tokenSet) *tokenSe
 // written a newer one since cur) and returns the error that makes the
 // session forget the login.
 func (a *Auth) endLogin(ctx context.Context, l *login, cur *tokenSet, cause error) error {
+	a.claims.forget(l.ID)
 	if ts, err := a.loadTokens(ctx, l); err == nil && ts.Version == cur.Version {
 		if err := a.deleteTokens(ctx, l); err != nil {
 			a.log.Warn("oidcauth: deleting the tokens of an ended login failed", "sub", l.Subject, "err", err)
@@ -206,8 +207,9 @@ func (a *Auth) endLogin(ctx context.Context, l *login, cur *tokenSet, cause erro
 
 // verifyRefreshedIDToken checks an id_token from a refresh (OpenID Connect
 // Core 12.2): everything verifyIDToken checks (signature, the same iss, aud,
-// exp, iat, azp, at_hash), and the same sub as the login. A nonce is not
-// required and not checked.
+// exp, iat, azp, at_hash), the same sub as the login, and claims that
+// parse, since they become the login's. A nonce is not required and not
+// checked.
 func (a *Auth) verifyRefreshedIDToken(ctx context.Context, l *login, raw, accessToken string) error {
 	idt, _, err := a.verifyIDToken(ctx, raw, accessToken)
 	if err != nil {
@@ -215,6 +217,9 @@ func (a *Auth) verifyRefreshedIDToken(ctx context.Context, l *login, raw, access
 	}
 	if idt.Subject != l.Subject {
 		return fmt.Errorf("the refreshed id_token is about sub %q, the login about %q", printable(idt.Subject, 100), printable(l.Subject, 100))
+	}
+	if _, err := parseClaims(&login{IDToken: raw}); err != nil {
+		return fmt.Errorf("the refreshed id_token's claims do not parse: %v", err)
 	}
 	return nil
 }

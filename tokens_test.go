@@ -536,6 +536,7 @@ func TestRefreshedIDToken(t *testing.T) {
 			return oidctest.Tamper{IDTokenClaims: set("exp", time.Now().Add(-time.Hour).Unix())}
 		}, false},
 		{"bad signature", func(string) oidctest.Tamper { return oidctest.Tamper{BadSignature: true} }, false},
+		{"claims that do not parse", func(string) oidctest.Tamper { return oidctest.Tamper{IDTokenClaims: set("name", 42)} }, false},
 		{"wrong at_hash", func(string) oidctest.Tamper {
 			return oidctest.Tamper{IDTokenClaims: set("at_hash", "AAAAAAAAAAAAAAAAAAAAAA")}
 		}, false},
