@@ -32,6 +32,20 @@ muts = [
  ("logout.go", 'if err := a.deleteTokens(ctx, l); err != nil {', 'if false {', "TestLogout"),
  ("errorpage.go", 'h.Set("X-Frame-Options", "DENY")', '', "TestCallbackHeaders"),
  ("middleware.go", 'if r.Method != http.MethodGet && r.Method != http.MethodHead {\n\t\treturn true', 'if false {\n\t\treturn true', "TestAnonymousRequests"),
+ ("refresh.go", 'if idt.Subject != l.Subject {', 'if false {', "TestRefreshedIDToken/another_sub"),
+ ("refresh.go", 'if err := a.verifyRefreshedIDToken(ctx, l, raw, tok.AccessToken); err != nil {', 'if false {', "TestRefreshedIDToken/bad_signature"),
+ ("refresh.go", 'if _, err := parseClaims(&login{IDToken: raw}); err != nil {', 'if false {', "TestRefreshedIDToken/claims_that_do_not_parse"),
+ ("refresh.go", 'return !now.Add(leeway).Before(ts.Expiry)', 'return false', "TestTokenRefreshesWhenExpiring/expired"),
+ ("refresh.go", 'next.RefreshToken = tok.RefreshToken', '_ = tok', "TestRefreshTokenRotation"),
+ ("refresh.go", 'ch := a.tokens.flights.DoChan(l.ID, func() (any, error) {', 'ch := a.tokens.flights.DoChan(random(8), func() (any, error) {', "TestRefreshSingleFlight"),
+ ("refresh.go", 'if !a.needsRefresh(cur, stale, time.Now()) {\n\t\treturn cur, nil', 'if false {\n\t\treturn cur, nil', "TestRefreshRereadsTheRecord"),
+ ("refresh.go", 'if newer := a.awaitNewer(ctx, l, cur); newer != nil {', 'if newer := (*tokenSet)(nil); newer != nil {', "TestRefreshRaceAcrossInstances"),
+ ("refresh.go", 'latest, err := a.loadTokens(ctx, l)\n\tif err != nil {\n\t\treturn nil, asTokenError(err)\n\t}\n\tif latest.Version', 'latest, err := a.loadTokens(ctx, l)\n\tif err == nil && latest.Version', "TestRefreshDuringLogoutStoresNothing"),
+ ("refresh.go", 'a.sm.Remove(ctx, sessionKey)', '', "TestRefreshRefused"),
+ ("tokens.go", 'CheckRedirect: sameOriginRedirects,', '', "TestClient"),
+ ("userinfo.go", 'if sub != subject {', 'if false {', "TestUserInfoRefusals/another_sub"),
+ ("userinfo.go", 'if sub != subject {', 'if false {', "TestUserInfoClaimsAtLoginRefused/another_sub"),
+ ("userinfo.go", 'if !slices.Contains(idTokenOnlyClaims, k) {', 'if true {', "TestUserInfoClaimsAtLogin"),
 ]
 ok = True
 for f, old, new, test in muts:
