@@ -94,7 +94,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	mux.Handle("GET /{$}", auth.Optional(home(log)))
 	mux.Handle("GET /me", auth.Require(http.HandlerFunc(me)))
 	mux.Handle("GET /api/me", auth.Require(http.HandlerFunc(me)))
-	mux.Handle("GET /api/userinfo", auth.Require(http.HandlerFunc(userinfo)))
+	mux.Handle("GET /api/userinfo", auth.Require(userinfo(auth)))
 	mux.Handle("GET /callback", auth.CallbackHandler())
 	mux.Handle("GET /login", auth.LoginHandler())
 	mux.Handle("POST /logout", auth.LogoutHandler()) // refuses cross-origin POSTs

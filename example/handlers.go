@@ -67,16 +67,19 @@ func me(w http.ResponseWriter, r *http.Request) {
 	w.Write(raw)
 }
 
-// userinfo will call the provider's userinfo endpoint with the session's
-// access token (refreshed first when expired) and answer its JSON.
-//
-// TODO: oidcauth has no way yet to reach the session's access token: it
-// needs an accessor such as auth.UserInfo(ctx) or auth.Token(ctx) (with
-// refresh). Until then this route answers 501.
-func userinfo(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotImplemented, map[string]string{
-		"error":             "not_implemented",
-		"error_description": "userinfo needs an access-token accessor that oidcauth does not have yet",
+// userinfo calls the provider's userinfo endpoint with the session's
+// access token, refreshed first when it is about to expire, and returns its
+// JSON. A login that has ended gets 401; a failing provider 502.
+func userinfo(auth *oidcauth.Auth) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, err := auth.UserInfo(r)
+		if err != nil {
+			auth.HandleError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(info)
 	})
 }
 

@@ -353,9 +353,9 @@ func TestLoginAndLogout(t *testing.T) {
 		!strings.Contains(body, `<form method="post" action="/logout"><button>Log out</button></form>`) {
 		t.Errorf("GET / after login: want the name and a logout form:\n%s", body)
 	}
-	// Userinfo waits for an access-token accessor in oidcauth.
+	// Userinfo from the provider, with the session's access token.
 	resp, body = a.get("/api/userinfo", nil)
-	if v := wantJSON(t, resp, body, http.StatusNotImplemented); v["error"] != "not_implemented" {
+	if v := wantJSON(t, resp, body, http.StatusOK); v["sub"] != "alice" {
 		t.Errorf("GET /api/userinfo: %s", body)
 	}
 
