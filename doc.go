@@ -11,7 +11,9 @@
 //   - [Auth.CallbackHandler], [Auth.LoginHandler] and [Auth.LogoutHandler],
 //     the handlers the application mounts on its routes;
 //   - [ClaimsFromContext], [RawClaimsFromContext] and [DecodeClaims], which a
-//     handler uses to learn who the user is.
+//     handler uses to learn who the user is;
+//   - [Auth.Token], [Auth.TokenSource], [Auth.Client] and [Auth.UserInfo],
+//     which call APIs with the user's access token, refreshed when needed.
 //
 // Logins live server-side in scs sessions (github.com/alexedwards/scs/v2),
 // so any scs store works: memory by default, Redis or Postgres when the
