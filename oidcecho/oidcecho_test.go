@@ -10,7 +10,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/oidcauth/oidcauth"
+	"github.com/oidcauth/oidcauth/internal/apptest"
 	"github.com/oidcauth/oidcauth/oidcecho"
+	"github.com/oidcauth/oidcauth/oidctest"
 )
 
 // errorLog is an Echo HTTPErrorHandler that records the errors it renders
@@ -109,19 +111,19 @@ func each(t *testing.T, f func(t *testing.T, loadAndSave bool)) {
 
 // echoError checks that the body is what Echo's default error handler
 // makes of an *echo.HTTPError whose message is oidcauth's description.
-func echoError(t *testing.T, r response) {
+func echoError(t *testing.T, r oidctest.Response) {
 	t.Helper()
-	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || !strings.HasPrefix(r.body, `{"message":"`) {
-		t.Errorf("Content-Type %q, body %s; want Echo's JSON error", r.Header.Get("Content-Type"), r.body)
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || !strings.HasPrefix(r.Body, `{"message":"`) {
+		t.Errorf("Content-Type %q, body %s; want Echo's JSON error", r.Header.Get("Content-Type"), r.Body)
 	}
 }
 
 func TestAnonymous(t *testing.T) {
 	each(t, func(t *testing.T, loadAndSave bool) {
 		log := &errorLog{}
-		s := newSite(t, app(loadAndSave, log))
-		toProvider := func(t *testing.T, r response) {
-			if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, s.op.Issuer+"/authorize?") {
+		s := apptest.New(t, app(loadAndSave, log))
+		toProvider := func(t *testing.T, r oidctest.Response) {
+			if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, s.OP.Issuer+"/authorize?") {
 				t.Errorf("Location %q, want the provider", loc)
 			}
 		}
@@ -131,31 +133,31 @@ func TestAnonymous(t *testing.T) {
 			path   string
 			header http.Header
 			status int
-			check  func(t *testing.T, r response)
+			check  func(t *testing.T, r oidctest.Response)
 		}{
-			{"page redirects to the provider", "GET", "/me", browser, http.StatusFound, toProvider},
-			{"API prefix gets 401", "GET", "/api/me", browser, http.StatusUnauthorized, func(t *testing.T, r response) {
-				if r.body != `{"message":"You need to log in."}`+"\n" {
-					t.Errorf("body %q", r.body)
+			{"page redirects to the provider", "GET", "/me", oidctest.Navigation, http.StatusFound, toProvider},
+			{"API prefix gets 401", "GET", "/api/me", oidctest.Navigation, http.StatusUnauthorized, func(t *testing.T, r oidctest.Response) {
+				if r.Body != `{"message":"You need to log in."}`+"\n" {
+					t.Errorf("body %q", r.Body)
 				}
 				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "OIDC ") {
 					t.Errorf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
 				}
 			}},
-			{"JSON client gets 401", "GET", "/me", api, http.StatusUnauthorized, echoError},
-			{"optional serves strangers", "GET", "/", browser, http.StatusOK, func(t *testing.T, r response) {
-				if r.body != "hello stranger" {
-					t.Errorf("body %q", r.body)
+			{"JSON client gets 401", "GET", "/me", oidctest.APICall, http.StatusUnauthorized, echoError},
+			{"optional serves strangers", "GET", "/", oidctest.Navigation, http.StatusOK, func(t *testing.T, r oidctest.Response) {
+				if r.Body != "hello stranger" {
+					t.Errorf("body %q", r.Body)
 				}
 			}},
-			{"login starts a login", "GET", "/login?return_to=/me", browser, http.StatusFound, toProvider},
-			{"bad callback goes to Echo's error handler", "GET", "/callback?state=forged&code=x", browser, http.StatusBadRequest, echoError},
-			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {s.op.Issuer}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
+			{"login starts a login", "GET", "/login?return_to=/me", oidctest.Navigation, http.StatusFound, toProvider},
+			{"bad callback goes to Echo's error handler", "GET", "/callback?state=forged&code=x", oidctest.Navigation, http.StatusBadRequest, echoError},
+			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {s.OP.Issuer}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := s.do(tc.method, tc.path, tc.header)
+				r := s.Do(tc.method, tc.path, tc.header, nil)
 				if r.StatusCode != tc.status {
-					t.Fatalf("%s %s: status %d, want %d; body %s", tc.method, tc.path, r.StatusCode, tc.status, r.body)
+					t.Fatalf("%s %s: status %d, want %d; body %s", tc.method, tc.path, r.StatusCode, tc.status, r.Body)
 				}
 				if tc.check != nil {
 					tc.check(t, r)
@@ -172,42 +174,42 @@ func TestAnonymous(t *testing.T) {
 
 func TestLoginLogout(t *testing.T) {
 	each(t, func(t *testing.T, loadAndSave bool) {
-		s := newSite(t, app(loadAndSave, nil))
-		s.login("/me")
+		s := apptest.New(t, app(loadAndSave, nil))
+		s.Login("/me")
 
-		r := s.get("/me")
-		if r.StatusCode != http.StatusOK || r.body != `{"email":"alice@example.com","raw":true,"sub":"alice"}`+"\n" {
-			t.Fatalf("GET /me: %d %s", r.StatusCode, r.body)
+		r := s.Get("/me")
+		if r.StatusCode != http.StatusOK || r.Body != `{"email":"alice@example.com","raw":true,"sub":"alice"}`+"\n" {
+			t.Fatalf("GET /me: %d %s", r.StatusCode, r.Body)
 		}
 		// The idle timeout renews the session on every request: its cookie
-		// must reach the response although Echo wrote the body.
-		if !s.setsSession(r) {
+		// must reach the oidctest.Response although Echo wrote the body.
+		if !r.SetsCookie(s.SessionCookie()) {
 			t.Errorf("GET /me did not renew the session cookie")
 		}
-		if r := s.do("GET", "/api/me", api); r.StatusCode != http.StatusOK {
-			t.Errorf("GET /api/me: %d %s", r.StatusCode, r.body)
+		if r := s.Do("GET", "/api/me", oidctest.APICall, nil); r.StatusCode != http.StatusOK {
+			t.Errorf("GET /api/me: %d %s", r.StatusCode, r.Body)
 		}
-		if r := s.get("/"); r.body != "hello alice" {
-			t.Errorf("GET /: %q", r.body)
+		if r := s.Get("/"); r.Body != "hello alice" {
+			t.Errorf("GET /: %q", r.Body)
 		}
 		for want := 1; want <= 2; want++ {
-			if r := s.get("/count"); r.body != fmt.Sprint(want) {
-				t.Errorf("GET /count: %q, want %d", r.body, want)
+			if r := s.Get("/count"); r.Body != fmt.Sprint(want) {
+				t.Errorf("GET /count: %q, want %d", r.Body, want)
 			}
 		}
-		if r := s.get("/fail"); r.StatusCode != http.StatusConflict || r.body != `{"message":"app error"}`+"\n" || !s.setsSession(r) {
-			t.Errorf("GET /fail: %d %s, cookie %v", r.StatusCode, r.body, s.setsSession(r))
+		if r := s.Get("/fail"); r.StatusCode != http.StatusConflict || r.Body != `{"message":"app error"}`+"\n" || !r.SetsCookie(s.SessionCookie()) {
+			t.Errorf("GET /fail: %d %s, cookie %v", r.StatusCode, r.Body, r.SetsCookie(s.SessionCookie()))
 		}
 
-		r = s.logout()
-		if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), s.op.Issuer+"/end_session?") {
+		r = s.Post("/logout", nil)
+		if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), s.OP.Issuer+"/end_session?") {
 			t.Fatalf("logout: %d to %q", r.StatusCode, r.Header.Get("Location"))
 		}
-		if r := s.do("GET", "/api/me", api); r.StatusCode != http.StatusUnauthorized {
-			t.Errorf("GET /api/me after logout: %d %s", r.StatusCode, r.body)
+		if r := s.Do("GET", "/api/me", oidctest.APICall, nil); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /api/me after logout: %d %s", r.StatusCode, r.Body)
 		}
-		if r := s.get("/"); r.body != "hello stranger" {
-			t.Errorf("GET / after logout: %q", r.body)
+		if r := s.Get("/"); r.Body != "hello stranger" {
+			t.Errorf("GET / after logout: %q", r.Body)
 		}
 	})
 }
@@ -221,14 +223,14 @@ func TestAppErrorHandlerWins(t *testing.T) {
 			fmt.Fprintf(w, "custom %d %v", status, errors.Is(err, oidcauth.ErrNotLoggedIn))
 		})
 		log := &errorLog{}
-		s := newSite(t, app(loadAndSave, log), custom)
+		s := apptest.New(t, app(loadAndSave, log), custom)
 		for _, tc := range []struct{ path, want string }{
 			{"/api/me", "custom 401 true"},
 			{"/callback?state=forged&code=x", "custom 400 false"},
 		} {
-			r := s.do("GET", tc.path, api)
-			if r.StatusCode != http.StatusTeapot || r.body != tc.want {
-				t.Errorf("GET %s: %d %q, want 418 %q", tc.path, r.StatusCode, r.body, tc.want)
+			r := s.Do("GET", tc.path, oidctest.APICall, nil)
+			if r.StatusCode != http.StatusTeapot || r.Body != tc.want {
+				t.Errorf("GET %s: %d %q, want 418 %q", tc.path, r.StatusCode, r.Body, tc.want)
 			}
 		}
 		if len(log.errs) != 0 {
@@ -241,16 +243,16 @@ func TestAppErrorHandlerWins(t *testing.T) {
 // answers its errors through Echo's error handler.
 func TestCoreHandlerBehindAdapter(t *testing.T) {
 	log := &errorLog{}
-	s := newSite(t, func(auth *oidcauth.Auth) http.Handler {
+	s := apptest.New(t, func(auth *oidcauth.Auth) http.Handler {
 		e := echo.New()
 		e.HTTPErrorHandler = log.handler(e)
 		e.Use(oidcecho.LoadAndSave(auth))
 		e.GET("/callback", echo.WrapHandler(auth.CallbackHandler()))
 		return e
 	})
-	r := s.do("GET", "/callback?state=forged&code=x", browser)
-	if r.StatusCode != http.StatusBadRequest || !strings.HasPrefix(r.body, `{"message":`) {
-		t.Errorf("GET /callback: %d %s", r.StatusCode, r.body)
+	r := s.Do("GET", "/callback?state=forged&code=x", oidctest.Navigation, nil)
+	if r.StatusCode != http.StatusBadRequest || !strings.HasPrefix(r.Body, `{"message":`) {
+		t.Errorf("GET /callback: %d %s", r.StatusCode, r.Body)
 	}
 	if _, ok := log.find("state_mismatch"); !ok {
 		t.Errorf("Echo's error handler did not render the error")

@@ -12,7 +12,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/oidcauth/oidcauth"
+	"github.com/oidcauth/oidcauth/internal/apptest"
 	"github.com/oidcauth/oidcauth/oidcgin"
+	"github.com/oidcauth/oidcauth/oidctest"
 )
 
 func TestMain(m *testing.M) {
@@ -110,15 +112,15 @@ func each(t *testing.T, f func(t *testing.T, loadAndSave bool)) {
 func TestAnonymous(t *testing.T) {
 	each(t, func(t *testing.T, loadAndSave bool) {
 		log := &errorLog{}
-		s := newSite(t, app(loadAndSave, log))
-		ginJSON := func(code string) func(t *testing.T, r response) {
-			return func(t *testing.T, r response) {
+		s := apptest.New(t, app(loadAndSave, log))
+		ginJSON := func(code string) func(t *testing.T, r oidctest.Response) {
+			return func(t *testing.T, r oidctest.Response) {
 				if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 					t.Errorf("Content-Type %q, want gin's JSON", ct)
 				}
 				var body map[string]string
-				if err := json.Unmarshal([]byte(r.body), &body); err != nil || body["error"] != code || body["error_description"] == "" {
-					t.Errorf("body %s, want error %q with a description", r.body, code)
+				if err := json.Unmarshal([]byte(r.Body), &body); err != nil || body["error"] != code || body["error_description"] == "" {
+					t.Errorf("body %s, want error %q with a description", r.Body, code)
 				}
 			}
 		}
@@ -128,42 +130,42 @@ func TestAnonymous(t *testing.T) {
 			path   string
 			header http.Header
 			status int
-			check  func(t *testing.T, r response)
+			check  func(t *testing.T, r oidctest.Response)
 		}{
-			{"page redirects to the provider", "GET", "/me", browser, http.StatusFound, func(t *testing.T, r response) {
-				if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, s.op.Issuer+"/authorize?") {
+			{"page redirects to the provider", "GET", "/me", oidctest.Navigation, http.StatusFound, func(t *testing.T, r oidctest.Response) {
+				if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, s.OP.Issuer+"/authorize?") {
 					t.Errorf("Location %q, want the provider", loc)
 				}
 			}},
-			{"API prefix gets 401", "GET", "/api/me", browser, http.StatusUnauthorized, func(t *testing.T, r response) {
+			{"API prefix gets 401", "GET", "/api/me", oidctest.Navigation, http.StatusUnauthorized, func(t *testing.T, r oidctest.Response) {
 				ginJSON("login_required")(t, r)
 				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "OIDC ") {
 					t.Errorf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
 				}
 			}},
-			{"JSON client gets 401", "GET", "/me", api, http.StatusUnauthorized, ginJSON("login_required")},
-			{"optional serves strangers", "GET", "/", browser, http.StatusOK, func(t *testing.T, r response) {
-				if r.body != "hello stranger" {
-					t.Errorf("body %q", r.body)
+			{"JSON client gets 401", "GET", "/me", oidctest.APICall, http.StatusUnauthorized, ginJSON("login_required")},
+			{"optional serves strangers", "GET", "/", oidctest.Navigation, http.StatusOK, func(t *testing.T, r oidctest.Response) {
+				if r.Body != "hello stranger" {
+					t.Errorf("body %q", r.Body)
 				}
 			}},
-			{"login starts a login", "GET", "/login?return_to=/me", browser, http.StatusFound, func(t *testing.T, r response) {
-				if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, s.op.Issuer+"/authorize?") {
+			{"login starts a login", "GET", "/login?return_to=/me", oidctest.Navigation, http.StatusFound, func(t *testing.T, r oidctest.Response) {
+				if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, s.OP.Issuer+"/authorize?") {
 					t.Errorf("Location %q, want the provider", loc)
 				}
 			}},
-			{"bad callback in a browser gets a page", "GET", "/callback?state=forged&code=x", browser, http.StatusBadRequest, func(t *testing.T, r response) {
-				if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(r.body, "state_mismatch") {
-					t.Errorf("Content-Type %q, body %s; want the HTML error page", r.Header.Get("Content-Type"), r.body)
+			{"bad callback in a oidctest.Navigation gets a page", "GET", "/callback?state=forged&code=x", oidctest.Navigation, http.StatusBadRequest, func(t *testing.T, r oidctest.Response) {
+				if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(r.Body, "state_mismatch") {
+					t.Errorf("Content-Type %q, body %s; want the HTML error page", r.Header.Get("Content-Type"), r.Body)
 				}
 			}},
-			{"bad callback from a script gets JSON", "GET", "/callback?state=forged&code=x", api, http.StatusBadRequest, ginJSON("state_mismatch")},
-			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {s.op.Issuer}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
+			{"bad callback from a script gets JSON", "GET", "/callback?state=forged&code=x", oidctest.APICall, http.StatusBadRequest, ginJSON("state_mismatch")},
+			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {s.OP.Issuer}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := s.do(tc.method, tc.path, tc.header)
+				r := s.Do(tc.method, tc.path, tc.header, nil)
 				if r.StatusCode != tc.status {
-					t.Fatalf("%s %s: status %d, want %d; body %s", tc.method, tc.path, r.StatusCode, tc.status, r.body)
+					t.Fatalf("%s %s: status %d, want %d; body %s", tc.method, tc.path, r.StatusCode, tc.status, r.Body)
 				}
 				if tc.check != nil {
 					tc.check(t, r)
@@ -180,39 +182,39 @@ func TestAnonymous(t *testing.T) {
 
 func TestLoginLogout(t *testing.T) {
 	each(t, func(t *testing.T, loadAndSave bool) {
-		s := newSite(t, app(loadAndSave, nil))
-		s.login("/me")
+		s := apptest.New(t, app(loadAndSave, nil))
+		s.Login("/me")
 
-		r := s.get("/me")
-		if r.StatusCode != http.StatusOK || r.body != `{"email":"alice@example.com","raw":true,"sub":"alice"}` {
-			t.Fatalf("GET /me: %d %s", r.StatusCode, r.body)
+		r := s.Get("/me")
+		if r.StatusCode != http.StatusOK || r.Body != `{"email":"alice@example.com","raw":true,"sub":"alice"}` {
+			t.Fatalf("GET /me: %d %s", r.StatusCode, r.Body)
 		}
 		// The idle timeout renews the session on every request: its cookie
-		// must reach the response although gin wrote the body.
-		if !s.setsSession(r) {
+		// must reach the oidctest.Response although gin wrote the body.
+		if !r.SetsCookie(s.SessionCookie()) {
 			t.Errorf("GET /me did not renew the session cookie")
 		}
-		if r := s.do("GET", "/api/me", api); r.StatusCode != http.StatusOK {
-			t.Errorf("GET /api/me: %d %s", r.StatusCode, r.body)
+		if r := s.Do("GET", "/api/me", oidctest.APICall, nil); r.StatusCode != http.StatusOK {
+			t.Errorf("GET /api/me: %d %s", r.StatusCode, r.Body)
 		}
-		if r := s.get("/"); r.body != "hello alice" {
-			t.Errorf("GET /: %q", r.body)
+		if r := s.Get("/"); r.Body != "hello alice" {
+			t.Errorf("GET /: %q", r.Body)
 		}
 		for want := 1; want <= 2; want++ {
-			if r := s.get("/count"); r.body != fmt.Sprint(want) {
-				t.Errorf("GET /count: %q, want %d", r.body, want)
+			if r := s.Get("/count"); r.Body != fmt.Sprint(want) {
+				t.Errorf("GET /count: %q, want %d", r.Body, want)
 			}
 		}
 
-		r = s.logout()
-		if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), s.op.Issuer+"/end_session?") {
+		r = s.Post("/logout", nil)
+		if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), s.OP.Issuer+"/end_session?") {
 			t.Fatalf("logout: %d to %q", r.StatusCode, r.Header.Get("Location"))
 		}
-		if r := s.do("GET", "/api/me", api); r.StatusCode != http.StatusUnauthorized {
-			t.Errorf("GET /api/me after logout: %d %s", r.StatusCode, r.body)
+		if r := s.Do("GET", "/api/me", oidctest.APICall, nil); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /api/me after logout: %d %s", r.StatusCode, r.Body)
 		}
-		if r := s.get("/"); r.body != "hello stranger" {
-			t.Errorf("GET / after logout: %q", r.body)
+		if r := s.Get("/"); r.Body != "hello stranger" {
+			t.Errorf("GET / after logout: %q", r.Body)
 		}
 	})
 }
@@ -225,14 +227,14 @@ func TestAppErrorHandlerWins(t *testing.T) {
 			w.WriteHeader(http.StatusTeapot)
 			fmt.Fprintf(w, "custom %d %v", status, errors.Is(err, oidcauth.ErrNotLoggedIn))
 		})
-		s := newSite(t, app(loadAndSave, nil), custom)
+		s := apptest.New(t, app(loadAndSave, nil), custom)
 		for _, tc := range []struct{ path, want string }{
 			{"/api/me", "custom 401 true"},
 			{"/callback?state=forged&code=x", "custom 400 false"},
 		} {
-			r := s.do("GET", tc.path, api)
-			if r.StatusCode != http.StatusTeapot || r.body != tc.want {
-				t.Errorf("GET %s: %d %q, want 418 %q", tc.path, r.StatusCode, r.body, tc.want)
+			r := s.Do("GET", tc.path, oidctest.APICall, nil)
+			if r.StatusCode != http.StatusTeapot || r.Body != tc.want {
+				t.Errorf("GET %s: %d %q, want 418 %q", tc.path, r.StatusCode, r.Body, tc.want)
 			}
 		}
 	})

@@ -1,11 +1,11 @@
 package oidctest
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -29,7 +29,7 @@ func TestLoginForm(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no form in %s", page)
 	}
-	action := strings.ReplaceAll(string(m[1]), "&amp;", "&")
+	action := html.UnescapeString(string(m[1]))
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err = client.PostForm(p.Issuer+action, url.Values{"login": {"bob"}, "password": {"x"}})
 	if err != nil {

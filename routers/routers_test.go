@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/oidcauth/oidcauth"
+	"github.com/oidcauth/oidcauth/internal/apptest"
+	"github.com/oidcauth/oidcauth/oidctest"
 )
 
 // me answers with the user's subject and the route's id parameter, read
@@ -83,25 +85,25 @@ func TestAnonymous(t *testing.T) {
 	for _, rt := range routers {
 		t.Run(rt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newSite(t, rt.routes)
-			r := s.get("/me/7")
-			if loc := r.Header.Get("Location"); r.StatusCode != http.StatusFound || !strings.HasPrefix(loc, s.op.Issuer+"/authorize?") {
+			s := apptest.New(t, rt.routes)
+			r := s.Get("/me/7")
+			if loc := r.Header.Get("Location"); r.StatusCode != http.StatusFound || !strings.HasPrefix(loc, s.OP.Issuer+"/authorize?") {
 				t.Errorf("GET /me/7: %d to %q, want 302 to the provider", r.StatusCode, loc)
 			}
 			for _, tc := range []struct {
 				path   string
 				header http.Header
 			}{
-				{"/api/me/7", browser},
-				{"/me/7", api},
+				{"/api/me/7", oidctest.Navigation},
+				{"/me/7", oidctest.APICall},
 			} {
-				r := s.do("GET", tc.path, tc.header)
-				if r.StatusCode != http.StatusUnauthorized || r.body != `{"error":"login_required","error_description":"You need to log in."}`+"\n" {
-					t.Errorf("GET %s (Accept %s): %d %s, want 401 JSON", tc.path, tc.header.Get("Accept"), r.StatusCode, r.body)
+				r := s.Do("GET", tc.path, tc.header, nil)
+				if r.StatusCode != http.StatusUnauthorized || r.Body != `{"error":"login_required","error_description":"You need to log in."}`+"\n" {
+					t.Errorf("GET %s (Accept %s): %d %s, want 401 JSON", tc.path, tc.header.Get("Accept"), r.StatusCode, r.Body)
 				}
 			}
-			if r := s.get("/"); r.body != "hello stranger" {
-				t.Errorf("GET /: %q", r.body)
+			if r := s.Get("/"); r.Body != "hello stranger" {
+				t.Errorf("GET /: %q", r.Body)
 			}
 		})
 	}
@@ -111,34 +113,34 @@ func TestLoginLogout(t *testing.T) {
 	for _, rt := range routers {
 		t.Run(rt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newSite(t, rt.routes)
-			s.login("/me/7")
+			s := apptest.New(t, rt.routes)
+			s.Login("/me/7")
 			want := `{"email":"alice@example.com","id":"7","sub":"alice"}` + "\n"
 			for _, tc := range []struct {
 				path   string
 				header http.Header
 			}{
-				{"/me/7", browser},
-				{"/api/me/7", api},
+				{"/me/7", oidctest.Navigation},
+				{"/api/me/7", oidctest.APICall},
 			} {
-				r := s.do("GET", tc.path, tc.header)
-				if r.StatusCode != http.StatusOK || r.body != want {
-					t.Errorf("GET %s: %d %s, want %s", tc.path, r.StatusCode, r.body, want)
+				r := s.Do("GET", tc.path, tc.header, nil)
+				if r.StatusCode != http.StatusOK || r.Body != want {
+					t.Errorf("GET %s: %d %s, want %s", tc.path, r.StatusCode, r.Body, want)
 				}
 			}
-			if r := s.get("/"); r.body != "hello alice" {
-				t.Errorf("GET /: %q", r.body)
+			if r := s.Get("/"); r.Body != "hello alice" {
+				t.Errorf("GET /: %q", r.Body)
 			}
 
-			r := s.logout()
-			if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), s.op.Issuer+"/end_session?") {
+			r := s.Post("/logout", nil)
+			if r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), s.OP.Issuer+"/end_session?") {
 				t.Fatalf("logout: %d to %q", r.StatusCode, r.Header.Get("Location"))
 			}
-			if r := s.do("GET", "/api/me/7", api); r.StatusCode != http.StatusUnauthorized {
-				t.Errorf("GET /api/me/7 after logout: %d %s", r.StatusCode, r.body)
+			if r := s.Do("GET", "/api/me/7", oidctest.APICall, nil); r.StatusCode != http.StatusUnauthorized {
+				t.Errorf("GET /api/me/7 after logout: %d %s", r.StatusCode, r.Body)
 			}
-			if r := s.get("/"); r.body != "hello stranger" {
-				t.Errorf("GET / after logout: %q", r.body)
+			if r := s.Get("/"); r.Body != "hello stranger" {
+				t.Errorf("GET / after logout: %q", r.Body)
 			}
 		})
 	}
@@ -150,12 +152,12 @@ func TestMethods(t *testing.T) {
 	for _, rt := range routers {
 		t.Run(rt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newSite(t, rt.routes)
+			s := apptest.New(t, rt.routes)
 			for _, tc := range []struct{ method, path string }{
 				{"GET", "/logout"},
 				{"POST", "/callback"},
 			} {
-				if r := s.do(tc.method, tc.path, browser); r.StatusCode != http.StatusMethodNotAllowed {
+				if r := s.Do(tc.method, tc.path, oidctest.Navigation, nil); r.StatusCode != http.StatusMethodNotAllowed {
 					t.Errorf("%s %s: %d, want 405", tc.method, tc.path, r.StatusCode)
 				}
 			}
