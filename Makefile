@@ -41,3 +41,24 @@ vulncheck:
 ## run: the example with its embedded development provider.
 run:
 	go run ./example
+
+## bench-load: wrk against the same handler bare, behind scs only and behind
+## oidcauth (and the example's GET /me), one logged-in session, on loopback;
+## prints a table, writes bench/out/results.{txt,csv} and, with gnuplot, bench/out/load.png.
+## LOAD_FLAGS passes flags to bench/load, e.g. LOAD_FLAGS='-d 5s -c 64'.
+.PHONY: bench-load
+bench-load:
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "== installing wrk with apt-get"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }; \
+		fi; }
+	@command -v wrk >/dev/null 2>&1 || { echo "bench-load needs wrk: install it with 'apt-get install wrk' (Debian) and run again" >&2; exit 1; }
+	@mkdir -p bench/out
+	go build -o bench/out/example ./example
+	go build -o bench/out/load ./bench/load
+	./bench/out/load -out bench/out -example bench/out/example $(LOAD_FLAGS)
+	@if command -v gnuplot >/dev/null 2>&1; then \
+		gnuplot -e "outdir='bench/out'" bench/chart.gp && echo "wrote bench/out/load.png"; \
+	else echo "no chart: gnuplot is not installed ('apt-get install gnuplot-nox')"; fi
