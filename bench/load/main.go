@@ -42,6 +42,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,7 @@ type options struct {
 	duration, warmup, timeout time.Duration
 	threads, conns, rounds    int
 	out, example, wrk         string
+	cpuprofile                string
 	targets                   []string
 }
 
@@ -83,6 +85,7 @@ func main() {
 	flag.StringVar(&o.example, "example", "", "a binary built from ./example to measure too (GET /me); empty: skip it")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk command")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "bound on the whole run")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured rounds to this file, samples in the handlers labeled target=bare|scs|oidcauth")
 	only := flag.String("targets", "bare,scs,oidcauth,example", "the targets to run, in this order (example only with -example)")
 	flag.Parse()
 	for _, name := range strings.Split(*only, ",") {
@@ -198,7 +201,11 @@ func run(o options) error {
 		return err
 	}
 
-	targets, cleanup, err := startInProcess(ctx)
+	wrap := func(name string, h http.Handler) http.Handler { return h }
+	if o.cpuprofile != "" {
+		wrap = labeled
+	}
+	targets, cleanup, err := startInProcess(ctx, wrap)
 	defer cleanup()
 	if err != nil {
 		return err
@@ -247,6 +254,17 @@ func run(o options) error {
 		defer f.Close()
 		logs[name] = f
 	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runs := map[string][]result{}
 	for round := 0; round < o.rounds; round++ {
 		for i := range o.targets {
@@ -290,9 +308,9 @@ func run(o options) error {
 }
 
 // startInProcess starts the provider, logs in once through the real flow and
-// starts the three servers. cleanup stops whatever was started, also when
-// err is not nil.
-func startInProcess(ctx context.Context) (targets []target, cleanup func(), err error) {
+// starts the three servers, each handler wrapped by wrap. cleanup stops
+// whatever was started, also when err is not nil.
+func startInProcess(ctx context.Context, wrap func(name string, h http.Handler) http.Handler) (targets []target, cleanup func(), err error) {
 	var closers []func()
 	cleanup = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -390,13 +408,24 @@ func startInProcess(ctx context.Context) (targets []target, cleanup func(), err 
 		{"scs", "scs only", "scs LoadAndSave + one session Get of the same session", scsOnly},
 		{"oidcauth", "oidcauth", "auth.LoadAndSave + auth.Require; the handler reads ClaimsFromContext", withAuth},
 	} {
-		u, err := serve(s.h)
+		u, err := serve(wrap(s.name, s.h))
 		if err != nil {
 			return nil, cleanup, err
 		}
 		targets = append(targets, target{Name: s.name, Label: s.label, Desc: s.desc, URL: u + "/me", Cookie: cookie, Check: checkBody})
 	}
 	return targets, cleanup, nil
+}
+
+// labeled runs h with the profiler label target=name, so that a CPU profile
+// of the whole run can be split by target (go tool pprof -tagfocus
+// target=oidcauth). It costs a context and a label set per request, so it is
+// used only with -cpuprofile.
+func labeled(name string, h http.Handler) http.Handler {
+	labels := pprof.Labels("target", name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.Do(r.Context(), labels, func(context.Context) { h.ServeHTTP(w, r) })
+	})
 }
 
 // formAction finds the development provider's login form.
