@@ -76,8 +76,8 @@ type options struct {
 
 func main() {
 	var o options
-	flag.DurationVar(&o.duration, "d", 4*time.Second, "one measured wrk run (whole seconds)")
-	flag.IntVar(&o.rounds, "rounds", 3, "measured runs per target, interleaved with the other targets'")
+	flag.DurationVar(&o.duration, "d", 3*time.Second, "one measured wrk run (whole seconds)")
+	flag.IntVar(&o.rounds, "rounds", 5, "measured runs per target, interleaved with the other targets'")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured wrk run of each target before the rounds")
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
 	flag.IntVar(&o.conns, "c", 32, "wrk connections")
