@@ -140,6 +140,11 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, tokenStatus(err), err)
 		return
 	}
+	// Parse the claims once, into the cache the requests to come read.
+	if _, err := a.claims.get(l); err != nil {
+		a.fail(w, r, http.StatusBadRequest, idTokenError(err))
+		return
+	}
 	// A new session token after login: no session fixation.
 	if err := a.sm.RenewToken(ctx); err != nil {
 		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",

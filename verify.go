@@ -35,9 +35,6 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*
 		SessionID: extra.SessionID,
 		LoginTime: time.Now().UTC(),
 	}
-	if _, err := parseClaims(l); err != nil {
-		return nil, nil, idTokenError(err)
-	}
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,
 		RefreshToken: tok.RefreshToken,
