@@ -358,12 +358,20 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
-	if _, _, ok := p.authenticate(r); !ok {
+	client, method, ok := p.authenticate(r)
+	rec := RevocationRequest{Token: r.PostForm.Get("token"), TokenTypeHint: r.PostForm.Get("token_type_hint"),
+		ClientAuth: method, ClientID: client.ID, Status: http.StatusOK}
+	if !ok {
+		rec.Status = http.StatusUnauthorized
+		p.mu.Lock()
+		p.revocations = append(p.revocations, rec)
+		p.mu.Unlock()
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
 	tok := r.PostForm.Get("token")
 	p.mu.Lock()
+	p.revocations = append(p.revocations, rec)
 	delete(p.refresh, tok)
 	delete(p.access, tok)
 	p.revoked = append(p.revoked, tok)

@@ -23,7 +23,8 @@ func (p *Provider) Sign(claims map[string]any) string {
 	return sign(claims, key, kid, t, "JWT")
 }
 
-// SignTyped is Sign with a typ header, such as "logout+jwt".
+// SignTyped is Sign with a typ header, such as "logout+jwt"; an empty typ
+// leaves the header out.
 func (p *Provider) SignTyped(claims map[string]any, typ string) string {
 	p.mu.Lock()
 	key, kid, t := p.keys[0], p.kids[0], p.tamper
@@ -43,7 +44,10 @@ func sign(claims map[string]any, key *rsa.PrivateKey, kid string, t Tamper, typ 
 		}
 		key, kid = other, "unknown-"+randomString(4)
 	}
-	header := map[string]any{"alg": alg, "typ": typ}
+	header := map[string]any{"alg": alg}
+	if typ != "" {
+		header["typ"] = typ
+	}
 	if !t.NoKeyID {
 		header["kid"] = kid
 	}

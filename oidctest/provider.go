@@ -93,6 +93,8 @@ type Provider struct {
 	requests []TokenRequest
 	revoked  []string
 	hits     map[string]int
+
+	revocations []RevocationRequest
 }
 
 // grant is what the provider remembers of one login.
