@@ -39,6 +39,7 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (a *Auth) endSession(r *http.Request) (string, error) {
 	ctx := r.Context()
 	l, _ := a.current(ctx)
+	revoke := a.tokensToRevoke(ctx, l)
 	if l != nil {
 		a.claims.forget(l.ID)
 		if err := a.deleteTokens(ctx, l); err != nil {
@@ -50,6 +51,9 @@ func (a *Auth) endSession(r *http.Request) (string, error) {
 	}
 	if l != nil {
 		a.log.Info("oidcauth: logout", "sub", l.Subject, "sid", l.SessionID)
+	}
+	if revoke != nil {
+		a.revokeTokenSets(ctx, []*tokenSet{revoke})
 	}
 	if a.meta.EndSessionEndpoint == "" {
 		return "/", nil

@@ -785,7 +785,12 @@ func TestRefreshRereadsTheRecord(t *testing.T) {
 
 func TestRefreshDuringLogoutStoresNothing(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, oidctest.Config{RotateRefreshTokens: true}, offline)
+	// Without a revocation endpoint: the logout would revoke the refresh
+	// token, the provider would refuse the refresh, and the check this test
+	// covers (the store-over-logout one) would not be reached.
+	op := newProvider(t, oidctest.Config{RotateRefreshTokens: true})
+	op.SetTamper(oidctest.Tamper{Metadata: func(d map[string]any) { delete(d, "revocation_endpoint") }})
+	h := newHarnessWith(t, op, offline)
 	h.mustLogin("/me")
 	expireTokens(t, h)
 	h.op.SetTamper(oidctest.Tamper{TokenDelay: 300 * time.Millisecond})

@@ -1,0 +1,106 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// maxRevocationResponse caps what is read of a revocation response.
+const maxRevocationResponse = 16 << 10
+
+// tokensToRevoke reads the tokens of l before its logout deletes them; nil
+// when the provider has no revocation endpoint or the tokens are gone.
+func (a *Auth) tokensToRevoke(ctx context.Context, l *login) *tokenSet {
+	if a.meta.RevocationEndpoint == "" || l == nil {
+		return nil
+	}
+	ts, err := a.loadTokens(ctx, l)
+	if err != nil {
+		a.log.Debug("oidcauth: no tokens to revoke at logout", "err", err)
+		return nil
+	}
+	return ts
+}
+
+// revokeTokenSets revokes the refresh and access tokens of sets at the
+// provider's revocation endpoint (RFC 7009), best effort: every request runs
+// at once, all within one timeout (WithTimeout); a failure is logged,
+// without the token, and otherwise ignored.
+func (a *Auth) revokeTokenSets(ctx context.Context, sets []*tokenSet) {
+	if a.meta.RevocationEndpoint == "" || len(sets) == 0 {
+		return
+	}
+	// The logout's own request may end before the revocation does.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, ts := range sets {
+		for _, t := range []struct{ token, hint string }{
+			{ts.RefreshToken, "refresh_token"},
+			{ts.AccessToken, "access_token"},
+		} {
+			if t.token == "" {
+				continue
+			}
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				if err := a.revoke(ctx, t.token, t.hint); err != nil {
+					a.log.Warn("oidcauth: token revocation failed", "token_type_hint", t.hint, "err", err)
+					return
+				}
+				a.log.Debug("oidcauth: token revoked", "token_type_hint", t.hint)
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// revoke sends one revocation request, authenticated as the client is at
+// the token endpoint.
+func (a *Auth) revoke(ctx context.Context, token, hint string) error {
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	switch a.authMethod {
+	case AuthMethodPost:
+		form.Set("client_id", a.oauth.ClientID)
+		form.Set("client_secret", a.oauth.ClientSecret)
+	case AuthMethodNone:
+		form.Set("client_id", a.oauth.ClientID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.meta.RevocationEndpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if a.authMethod == AuthMethodBasic {
+		// RFC 6749 2.3.1: each form-urlencoded, as x/oauth2 does.
+		req.SetBasicAuth(url.QueryEscape(a.oauth.ClientID), url.QueryEscape(a.oauth.ClientSecret))
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		// A *url.Error names the endpoint and the cause; the body held the token.
+		if ue, ok := err.(*url.Error); ok {
+			return fmt.Errorf("%s %s: %v", ue.Op, req.URL.Redacted(), ue.Err)
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxRevocationResponse))
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	json.Unmarshal(body, &e)
+	return fmt.Errorf("the revocation endpoint answered %s: %q %q", resp.Status, printable(e.Error, 64), printable(e.Description, 200))
+}
