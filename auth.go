@@ -39,6 +39,7 @@ type Auth struct {
 	logout       http.Handler
 	claims       *claimsCache
 	tokens       tokenState // tokens.go, refresh.go
+	sessionEnd   sessionEndConfig
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -161,6 +162,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if err := a.initTokens(cfg); err != nil {
 		return nil, err
 	}
+	a.sessionEnd = cfg.sessionEnd
 	return a, nil
 }
 

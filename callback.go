@@ -151,6 +151,11 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 			"The login could not be saved. Please try again later.", err))
 		return
 	}
+	if err := a.sessionStarted(ctx, l); err != nil {
+		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
+			"The login could not be saved. Please try again later.", err))
+		return
+	}
 	if err := a.saveTokens(ctx, l, ts, a.sm.Deadline(ctx)); err != nil {
 		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
 			"The login could not be saved. Please try again later.", err))

@@ -79,6 +79,7 @@ type config struct {
 	insecureHTTP    bool
 	jwksMinInterval time.Duration
 	tokens          tokenConfig // tokens.go
+	sessionEnd      sessionEndConfig
 }
 
 // Defaults. They are the strict ones; each has an option to change it.
@@ -376,6 +377,19 @@ func WithRefreshAhead() Option {
 func WithUserInfoClaims() Option {
 	return func(c *config) error {
 		c.tokens.userInfoClaims = true
+		return nil
+	}
+}
+
+// WithBackchannelLogoutSessionRequired makes the back-channel logout handler
+// reject logout tokens without a sid claim, so a logout at the provider ends
+// only the sessions of that provider session, never every session of the
+// user. Use it when the client is registered at the provider with
+// backchannel_logout_session_required=true. Off by default: a logout token
+// with only sub ends every session of that user.
+func WithBackchannelLogoutSessionRequired() Option {
+	return func(c *config) error {
+		c.sessionEnd.sidRequired = true
 		return nil
 	}
 }

@@ -1,0 +1,275 @@
+package oidcauth
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The session index.
+//
+// Back-channel logout and EndSessions must find the sessions of a provider
+// session (sid) or of a user (sub) from any instance of the application, so
+// the index lives in the scs Store beside the sessions: one record per sid
+// and one per sub, each a short JSON list of the sessions that logged in
+// with it. A list entry names the session's key in the Store (what Store.
+// Delete needs) and the login's ID (which names its token record).
+//
+// Entries are added at login, right after the session token is renewed, and
+// expire with the session's absolute deadline. Ending sessions does not edit
+// the lists: an entry whose session is gone is dropped the next time a login
+// of the same sid or sub rewrites the list, and a record expires with its
+// last session.
+//
+// The scs Store has no transactions and no prefix scan, so adding an entry
+// is a read-modify-write of the list. Within one process the writes of a
+// list are serialized by a lock. Across instances two logins of one user
+// finishing within the same few milliseconds can overwrite each other's
+// entry; each write is read back and retried when its entry is missing,
+// which narrows that window to the rare write landing between another's
+// write and its read-back. An entry lost that way leaves one session that a
+// logout by sub does not find (a logout by sid still does, as each provider
+// session has its own list); that session still ends at its idle timeout or
+// lifetime.
+
+const (
+	// maxIndexEntries bounds a list; beyond it the oldest entries are
+	// dropped (and logged): a user with more live sessions than this is not
+	// a human.
+	maxIndexEntries = 100
+	// indexGrace is how long a new entry is kept even though its session is
+	// not in the Store: scs writes the session when the callback answers,
+	// after the entry.
+	indexGrace = 2 * time.Minute
+	// indexAttempts bounds the write-and-read-back loop.
+	indexAttempts = 4
+)
+
+// destroyAgainAfter are the delays after which ended sessions are deleted
+// again. A request of the session that is under way when it ends (loaded
+// before the delete, answering after it) writes the session back, since scs
+// saves a session on every request when there is an idle timeout; deleting
+// it again closes that window for every request shorter than the last delay.
+// A variable for tests.
+var destroyAgainAfter = []time.Duration{2 * time.Second, 15 * time.Second}
+
+// indexEntry is one session in a sid or sub list.
+type indexEntry struct {
+	// Key is the session's key in the Store: its token, or the token's hash
+	// when the manager has HashTokenInStore.
+	Key string `json:"k"`
+	// Login is the login's ID, which names its token record.
+	Login string `json:"l"`
+	// Subject is the login's sub, in sid lists only.
+	Subject string `json:"s,omitempty"`
+	// Expiry is the session's absolute deadline, Created when the entry was
+	// made, both in Unix seconds.
+	Expiry  int64 `json:"e"`
+	Created int64 `json:"c"`
+}
+
+func sidIndexKey(issuer, sid string) string { return "oidcauth.sid." + hashString(issuer+"\x00"+sid) }
+func subIndexKey(issuer, sub string) string { return "oidcauth.sub." + hashString(issuer+"\x00"+sub) }
+
+// sessionStoreKey is the key under which scs stores the session of token:
+// with HashTokenInStore, scs stores it under base64url(SHA-256(token)).
+func (a *Auth) sessionStoreKey(token string) string {
+	if a.sm.HashTokenInStore {
+		return hashString(token)
+	}
+	return token
+}
+
+// indexLocks serialize the writes of a list within this process.
+var indexLocks [64]sync.Mutex
+
+func indexLock(key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &indexLocks[h.Sum32()%uint32(len(indexLocks))]
+}
+
+// indexSession adds the request's session, just renewed at login, to the
+// lists of its sid and its sub.
+func (a *Auth) indexSession(ctx context.Context, l *login) error {
+	token := a.sm.Token(ctx)
+	if token == "" {
+		return errors.New("indexing the session: it has no token yet")
+	}
+	now := time.Now()
+	e := indexEntry{Key: a.sessionStoreKey(token), Login: l.ID, Expiry: a.sm.Deadline(ctx).Unix(), Created: now.Unix()}
+	if l.SessionID != "" {
+		se := e
+		se.Subject = l.Subject
+		if err := a.indexAdd(ctx, sidIndexKey(a.issuer, l.SessionID), se); err != nil {
+			return err
+		}
+	}
+	return a.indexAdd(ctx, subIndexKey(a.issuer, l.Subject), e)
+}
+
+// indexAdd adds e to the list at key, pruning the list on the way.
+func (a *Auth) indexAdd(ctx context.Context, key string, e indexEntry) error {
+	mu := indexLock(key)
+	mu.Lock()
+	defer mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		list, err := a.indexRead(ctx, key)
+		if err != nil {
+			return err
+		}
+		list = a.indexPrune(ctx, list, e.Key)
+		list = append(list, e)
+		if over := len(list) - maxIndexEntries; over > 0 {
+			slices.SortStableFunc(list, func(x, y indexEntry) int { return cmp.Compare(x.Created, y.Created) })
+			list = list[over:]
+			a.log.Warn("oidcauth: too many sessions for one user or provider session; the oldest can no longer be ended by back-channel logout",
+				"dropped", over)
+		}
+		if err := a.indexWrite(ctx, key, list); err != nil {
+			return err
+		}
+		// Read back: another instance may have rewritten the list meanwhile.
+		back, err := a.indexRead(ctx, key)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(back, func(x indexEntry) bool { return x.Key == e.Key }) {
+			return nil
+		}
+		if attempt == indexAttempts {
+			return fmt.Errorf("indexing the session: the index record was rewritten concurrently %d times", attempt)
+		}
+		time.Sleep(time.Duration(2+rand.IntN(20)) * time.Millisecond)
+	}
+}
+
+// indexPrune drops the entries that are expired, that name the session key
+// skip, or whose session is no longer in the Store (unless they are new).
+func (a *Auth) indexPrune(ctx context.Context, list []indexEntry, skip string) []indexEntry {
+	now := time.Now()
+	return slices.DeleteFunc(list, func(x indexEntry) bool {
+		if x.Key == skip || x.Expiry <= now.Unix() {
+			return true
+		}
+		if now.Sub(time.Unix(x.Created, 0)) < indexGrace {
+			return false
+		}
+		_, found, err := a.storeFind(ctx, x.Key)
+		return err == nil && !found
+	})
+}
+
+func (a *Auth) indexRead(ctx context.Context, key string) ([]indexEntry, error) {
+	b, found, err := a.storeFind(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the session index: %v", ErrSession, err)
+	}
+	if !found {
+		return nil, nil
+	}
+	var list []indexEntry
+	if err := json.Unmarshal(b, &list); err != nil {
+		// Unreadable: start over rather than refuse every login of the user.
+		a.log.Error("oidcauth: a session index record is corrupt; replacing it", "err", err)
+		return nil, nil
+	}
+	return list, nil
+}
+
+func (a *Auth) indexWrite(ctx context.Context, key string, list []indexEntry) error {
+	var expiry int64
+	for _, x := range list {
+		expiry = max(expiry, x.Expiry)
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	if err := a.storeCommit(ctx, key, b, time.Unix(expiry, 0)); err != nil {
+		return fmt.Errorf("%w: writing the session index: %v", ErrSession, err)
+	}
+	return nil
+}
+
+// destroySessions deletes the sessions of list and their token records from
+// the Store, so their cookies no longer authenticate on any instance, and
+// deletes them again later (see destroyAgainAfter).
+func (a *Auth) destroySessions(ctx context.Context, list []indexEntry) error {
+	var errs []error
+	for _, x := range list {
+		if err := a.storeDelete(ctx, x.Key); err != nil {
+			errs = append(errs, err)
+		}
+		if err := a.storeDelete(ctx, tokensKey(x.Login)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(list) > 0 {
+		keys := make([]string, 0, 2*len(list))
+		for _, x := range list {
+			keys = append(keys, x.Key, tokensKey(x.Login))
+		}
+		for _, d := range destroyAgainAfter {
+			time.AfterFunc(d, func() { a.deleteAgain(keys) })
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: deleting sessions: %v", ErrSession, err)
+	}
+	return nil
+}
+
+func (a *Auth) deleteAgain(keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	for _, k := range keys {
+		if err := a.storeDelete(ctx, k); err != nil {
+			a.log.Warn("oidcauth: deleting an ended session again failed", "err", err)
+			return
+		}
+	}
+}
+
+// EndSessions ends every session of the user whose sub is subject, on every
+// instance that shares the session Store: their cookies no longer
+// authenticate, and their tokens are revoked at the provider when it has a
+// revocation endpoint (best effort, within the timeout). Use it when an
+// administrator disables a user. It does not stop new logins: refuse the
+// user in the application, or disable them at the provider too.
+//
+// It finds the sessions that logged in since this version of oidcauth
+// indexes them. An error wraps [ErrSession]; some sessions may have ended.
+func (a *Auth) EndSessions(ctx context.Context, subject string) error {
+	if subject == "" {
+		return fmt.Errorf("%w: EndSessions: the subject is empty", ErrBadRequest)
+	}
+	list, err := a.indexRead(ctx, subIndexKey(a.issuer, subject))
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	// Read the tokens before deleting them, revoke after: the sessions end
+	// at once, whatever the provider's speed.
+	var sets []*tokenSet
+	if a.meta.RevocationEndpoint != "" {
+		for _, x := range list {
+			if ts, err := a.loadTokens(ctx, &login{ID: x.Login}); err == nil {
+				sets = append(sets, ts)
+			}
+		}
+	}
+	err = a.destroySessions(ctx, list)
+	a.log.Info("oidcauth: ended the sessions of a user", "sub", subject, "sessions", len(list))
+	a.revokeTokenSets(ctx, sets)
+	return err
+}

@@ -1,0 +1,155 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/oidcauth/oidcauth/oidctest"
+)
+
+func TestEndSessions(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, oidctest.Config{}, WithScopes("openid", "offline_access"))
+	h.mustLogin("/me")
+	second := h.newBrowser()
+	second.mustLogin("/me")
+	_, access1, refresh1 := h.sessionTokens()
+	_, access2, refresh2 := second.sessionTokens()
+	h.op.SetUser(oidctest.User{Subject: "bob"})
+	bob := h.newBrowser()
+	bob.mustLogin("/me")
+
+	ctx := context.Background()
+	if err := h.auth.EndSessions(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	h.mustBeLoggedOut("alice's first browser")
+	second.mustBeLoggedOut("alice's second browser")
+	if s := bob.apiStatus(); s != http.StatusOK {
+		t.Fatalf("another user's session ended: %d", s)
+	}
+	revoked := h.op.Revoked()
+	for _, tok := range []string{access1, refresh1, access2, refresh2} {
+		if !slices.Contains(revoked, tok) {
+			t.Errorf("a token of alice was not revoked (%d revoked)", len(revoked))
+		}
+	}
+	if err := h.auth.EndSessions(ctx, "nobody"); err != nil {
+		t.Errorf("EndSessions of a user without sessions: %v", err)
+	}
+	if err := h.auth.EndSessions(ctx, ""); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("EndSessions(\"\"): %v, want ErrBadRequest", err)
+	}
+}
+
+// TestIndexPrunesEndedSessions: the list of a user drops the sessions that
+// ended, when a login rewrites it.
+func TestIndexPrunesEndedSessions(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, oidctest.Config{})
+	browsers := []*harness{h, h.newBrowser(), h.newBrowser()}
+	for _, b := range browsers {
+		b.mustLogin("/me")
+	}
+	for _, b := range browsers[:2] {
+		if resp := b.logout(); resp.StatusCode != http.StatusFound {
+			t.Fatalf("logout: %d", resp.StatusCode)
+		}
+	}
+	ctx := context.Background()
+	key := subIndexKey(h.auth.issuer, "alice")
+	list, _ := h.auth.indexRead(ctx, key)
+	if len(list) != 3 {
+		t.Fatalf("%d entries, want 3", len(list))
+	}
+	// Age the entries past the grace period.
+	for i := range list {
+		list[i].Created -= int64(indexGrace/time.Second) + 1
+	}
+	if err := h.auth.indexWrite(ctx, key, list); err != nil {
+		t.Fatal(err)
+	}
+	h.newBrowser().mustLogin("/me")
+	if list, _ = h.auth.indexRead(ctx, key); len(list) != 2 {
+		t.Fatalf("%d entries after a new login, want 2 (the live session and the new one)", len(list))
+	}
+}
+
+// TestIndexKeepsNewEntries: an entry whose session is not in the Store yet
+// (its login is still answering) is kept.
+func TestIndexKeepsNewEntries(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, oidctest.Config{})
+	ctx := context.Background()
+	now := time.Now()
+	pending := indexEntry{Key: "not-committed-yet", Login: "l1", Expiry: now.Add(time.Hour).Unix(), Created: now.Unix()}
+	expired := indexEntry{Key: "expired", Login: "l2", Expiry: now.Add(-time.Second).Unix(), Created: now.Add(-time.Hour).Unix()}
+	if err := h.auth.indexWrite(ctx, "oidcauth.sub.test", []indexEntry{pending, expired}); err != nil {
+		t.Fatal(err)
+	}
+	e := indexEntry{Key: "new", Login: "l3", Expiry: now.Add(time.Hour).Unix(), Created: now.Unix()}
+	if err := h.auth.indexAdd(ctx, "oidcauth.sub.test", e); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := h.auth.indexRead(ctx, "oidcauth.sub.test")
+	var keys []string
+	for _, x := range list {
+		keys = append(keys, x.Key)
+	}
+	if !slices.Equal(keys, []string{"not-committed-yet", "new"}) {
+		t.Fatalf("entries %q, want the pending one and the new one", keys)
+	}
+}
+
+// racyStore is a memstore where, the first time a sub index is written,
+// another instance writes it right after (a lost update).
+type racyStore struct {
+	*memstore.MemStore
+	mu    sync.Mutex
+	raced bool
+}
+
+func (s *racyStore) Commit(key string, b []byte, expiry time.Time) error {
+	if err := s.MemStore.Commit(key, b, expiry); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.raced || !strings.HasPrefix(key, "oidcauth.sub.") {
+		return nil
+	}
+	s.raced = true
+	other, _ := json.Marshal([]indexEntry{{Key: "other-instance", Login: "x", Expiry: time.Now().Add(time.Hour).Unix(), Created: time.Now().Unix()}})
+	return s.MemStore.Commit(key, other, expiry)
+}
+
+// TestIndexSurvivesALostUpdate: when another instance overwrites the list
+// between the write and its read-back, the login writes again, keeping both.
+func TestIndexSurvivesALostUpdate(t *testing.T) {
+	t.Parallel()
+	sm := scs.New()
+	store := &racyStore{MemStore: memstore.New()}
+	sm.Store = store
+	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
+	uri := h.serveBackchannel()
+	h.mustLogin("/me")
+	list, _ := h.auth.indexRead(context.Background(), subIndexKey(h.auth.issuer, "alice"))
+	if len(list) != 2 || !store.raced {
+		t.Fatalf("entries %+v, want the other instance's and this login's", list)
+	}
+	// And a logout by sub finds the session.
+	resp := postLogout(t, uri, logoutForm(h.op.SignTyped(h.op.LogoutClaims("client", "alice", ""), "logout+jwt")), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("back-channel logout: %d %s", resp.StatusCode, body(resp))
+	}
+	h.mustBeLoggedOut("after the logout by sub")
+}
