@@ -393,3 +393,18 @@ func WithBackchannelLogoutSessionRequired() Option {
 		return nil
 	}
 }
+
+// WithSessionCappedByIDToken ends each session no later than the exp of the
+// id_token it logged in with, on top of the idle timeout and the absolute
+// lifetime; after that the next browser request logs in again and an API
+// request gets 401. The cap is set once, at login (the middleware does no
+// extra work), and a refreshed id_token does not extend it. It is never
+// earlier than the login plus the clock skew, so an id_token accepted within
+// the skew cannot cause a login loop. It applies to the manager of
+// WithSessionManager too. Off by default.
+func WithSessionCappedByIDToken() Option {
+	return func(c *config) error {
+		c.sessionEnd.capByIDToken = true
+		return nil
+	}
+}
