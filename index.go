@@ -205,6 +205,7 @@ func (a *Auth) indexWrite(ctx context.Context, key string, list []indexEntry) er
 func (a *Auth) destroySessions(ctx context.Context, list []indexEntry) error {
 	var errs []error
 	for _, x := range list {
+		a.claims.forget(x.Login)
 		if err := a.storeDelete(ctx, x.Key); err != nil {
 			errs = append(errs, err)
 		}
