@@ -13,7 +13,10 @@
 //   - [ClaimsFromContext], [RawClaimsFromContext] and [DecodeClaims], which a
 //     handler uses to learn who the user is;
 //   - [Auth.Token], [Auth.TokenSource], [Auth.Client] and [Auth.UserInfo],
-//     which call APIs with the user's access token, refreshed when needed.
+//     which call APIs with the user's access token, refreshed when needed;
+//   - [Auth.BackchannelLogoutHandler] and [Auth.EndSessions], which end every
+//     session of a user on every instance, when the provider or the
+//     application says so.
 //
 // Logins live server-side in scs sessions (github.com/alexedwards/scs/v2),
 // so any scs store works: memory by default, Redis or Postgres when the
