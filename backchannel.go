@@ -337,7 +337,7 @@ func (a *Auth) endLoggedOutSessions(ctx context.Context, lt *logoutToken) (int, 
 	if err != nil {
 		return 0, err
 	}
-	if lt.sub != "" && slices.ContainsFunc(list, func(x indexEntry) bool { return x.Subject != lt.sub }) {
+	if sub := hashString(lt.sub); lt.sub != "" && slices.ContainsFunc(list, func(x indexEntry) bool { return x.Subject != sub }) {
 		return 0, refuse("the logout token's sid belongs to another subject", nil)
 	}
 	if err := a.destroySessions(ctx, list); err != nil {

@@ -3,13 +3,15 @@ package oidcauth
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,7 +20,7 @@ import (
 // Back-channel logout and EndSessions must find the sessions of a provider
 // session (sid) or of a user (sub) from any instance of the application, so
 // the index lives in the scs Store beside the sessions: one record per sid
-// and one per sub, each a short JSON list of the sessions that logged in
+// and one per sub, each a short list of the sessions that logged in
 // with it. A list entry names the session's key in the Store (what Store.
 // Delete needs) and the login's ID (which names its token record).
 //
@@ -64,15 +66,80 @@ var destroyAgainAfter = []time.Duration{2 * time.Second, 15 * time.Second}
 type indexEntry struct {
 	// Key is the session's key in the Store: its token, or the token's hash
 	// when the manager has HashTokenInStore.
-	Key string `json:"k"`
+	Key string
 	// Login is the login's ID, which names its token record.
-	Login string `json:"l"`
-	// Subject is the login's sub, in sid lists only.
-	Subject string `json:"s,omitempty"`
+	Login string
+	// Subject is the hash of the login's sub, in sid lists only.
+	Subject string
 	// Expiry is the session's absolute deadline, Created when the entry was
 	// made, both in Unix seconds.
-	Expiry  int64 `json:"e"`
-	Created int64 `json:"c"`
+	Expiry  int64
+	Created int64
+}
+
+// An index record is a line per entry: key, login, expiry, created and, in
+// sid lists, the subject's hash, separated by spaces. Every field is
+// base64url or decimal. Cheaper than JSON for the user whose list is long
+// (a load test logging one user in again and again).
+
+func encodeIndex(list []indexEntry) []byte {
+	n := 0
+	for _, x := range list {
+		n += len(x.Key) + len(x.Login) + len(x.Subject) + 2*20 + 5
+	}
+	b := make([]byte, 0, n)
+	for _, x := range list {
+		b = append(b, x.Key...)
+		b = append(b, ' ')
+		b = append(b, x.Login...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, x.Expiry, 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, x.Created, 10)
+		if x.Subject != "" {
+			b = append(b, ' ')
+			b = append(b, x.Subject...)
+		}
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// decodeIndex parses a record; ok is false when a line is malformed (it is
+// left out).
+func decodeIndex(b []byte) (list []indexEntry, ok bool) {
+	if len(b) == 0 {
+		return nil, true
+	}
+	rest := string(b)
+	list = make([]indexEntry, 0, strings.Count(rest, "\n")+1)
+	ok = true
+	for rest != "" {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		if x, good := decodeEntry(line); good {
+			list = append(list, x)
+		} else {
+			ok = false
+		}
+	}
+	return list, ok
+}
+
+func decodeEntry(line string) (x indexEntry, ok bool) {
+	var exp, created string
+	var ok1, ok2, ok3 bool
+	x.Key, line, ok1 = strings.Cut(line, " ")
+	x.Login, line, ok2 = strings.Cut(line, " ")
+	exp, line, ok3 = strings.Cut(line, " ")
+	created, x.Subject, _ = strings.Cut(line, " ")
+	if !ok1 || !ok2 || !ok3 || x.Key == "" || x.Login == "" || strings.Contains(x.Subject, " ") {
+		return x, false
+	}
+	var err1, err2 error
+	x.Expiry, err1 = strconv.ParseInt(exp, 10, 64)
+	x.Created, err2 = strconv.ParseInt(created, 10, 64)
+	return x, err1 == nil && err2 == nil
 }
 
 func sidIndexKey(issuer, sid string) string { return "oidcauth.sid." + hashString(issuer+"\x00"+sid) }
@@ -86,6 +153,9 @@ func (a *Auth) sessionStoreKey(token string) string {
 	}
 	return token
 }
+
+// indexFullWarned is when the full-list warning was last logged.
+var indexFullWarned atomic.Int64
 
 // indexLocks serialize the writes of a list within this process.
 var indexLocks [64]sync.Mutex
@@ -107,7 +177,7 @@ func (a *Auth) indexSession(ctx context.Context, l *login) error {
 	e := indexEntry{Key: a.sessionStoreKey(token), Login: l.ID, Expiry: a.sm.Deadline(ctx).Unix(), Created: now.Unix()}
 	if l.SessionID != "" {
 		se := e
-		se.Subject = l.Subject
+		se.Subject = hashString(l.Subject)
 		if err := a.indexAdd(ctx, sidIndexKey(a.issuer, l.SessionID), se); err != nil {
 			return err
 		}
@@ -130,8 +200,10 @@ func (a *Auth) indexAdd(ctx context.Context, key string, e indexEntry) error {
 		if over := len(list) - maxIndexEntries; over > 0 {
 			slices.SortStableFunc(list, func(x, y indexEntry) int { return cmp.Compare(x.Created, y.Created) })
 			list = list[over:]
-			a.log.Warn("oidcauth: too many sessions for one user or provider session; the oldest can no longer be ended by back-channel logout",
-				"dropped", over)
+			if now := time.Now().Unix(); indexFullWarned.Swap(now) < now-60 {
+				a.log.Warn("oidcauth: too many live sessions for one user or provider session; the oldest can no longer be ended by back-channel logout or EndSessions (logged at most once a minute)",
+					"max", maxIndexEntries)
+			}
 		}
 		if err := a.indexWrite(ctx, key, list); err != nil {
 			return err
@@ -175,11 +247,10 @@ func (a *Auth) indexRead(ctx context.Context, key string) ([]indexEntry, error) 
 	if !found {
 		return nil, nil
 	}
-	var list []indexEntry
-	if err := json.Unmarshal(b, &list); err != nil {
-		// Unreadable: start over rather than refuse every login of the user.
-		a.log.Error("oidcauth: a session index record is corrupt; replacing it", "err", err)
-		return nil, nil
+	list, ok := decodeIndex(b)
+	if !ok {
+		// Keep what parses rather than refuse every login of the user.
+		a.log.Error("oidcauth: a session index record has malformed lines; they are dropped at the next write")
 	}
 	return list, nil
 }
@@ -189,11 +260,7 @@ func (a *Auth) indexWrite(ctx context.Context, key string, list []indexEntry) er
 	for _, x := range list {
 		expiry = max(expiry, x.Expiry)
 	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		return err
-	}
-	if err := a.storeCommit(ctx, key, b, time.Unix(expiry, 0)); err != nil {
+	if err := a.storeCommit(ctx, key, encodeIndex(list), time.Unix(expiry, 0)); err != nil {
 		return fmt.Errorf("%w: writing the session index: %v", ErrSession, err)
 	}
 	return nil

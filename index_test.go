@@ -2,7 +2,6 @@ package oidcauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -128,7 +127,7 @@ func (s *racyStore) Commit(key string, b []byte, expiry time.Time) error {
 		return nil
 	}
 	s.raced = true
-	other, _ := json.Marshal([]indexEntry{{Key: "other-instance", Login: "x", Expiry: time.Now().Add(time.Hour).Unix(), Created: time.Now().Unix()}})
+	other := encodeIndex([]indexEntry{{Key: "other-instance", Login: "x", Expiry: time.Now().Add(time.Hour).Unix(), Created: time.Now().Unix()}})
 	return s.MemStore.Commit(key, other, expiry)
 }
 
@@ -152,4 +151,22 @@ func TestIndexSurvivesALostUpdate(t *testing.T) {
 		t.Fatalf("back-channel logout: %d %s", resp.StatusCode, body(resp))
 	}
 	h.mustBeLoggedOut("after the logout by sub")
+}
+
+func TestIndexRecordFormat(t *testing.T) {
+	list := []indexEntry{
+		{Key: "tok-A_1", Login: "login1", Expiry: 1700000000, Created: 1690000000},
+		{Key: "tok2", Login: "login2", Subject: hashString("alice"), Expiry: 1, Created: 2},
+	}
+	got, ok := decodeIndex(encodeIndex(list))
+	if !ok || !slices.Equal(got, list) {
+		t.Fatalf("round trip: %+v %v", got, ok)
+	}
+	got, ok = decodeIndex([]byte("tok1 login1 10 20\ngarbage\ntok2 login2 x 20\ntok3 login3 30 40 sub extra\ntok4 login4 50 60"))
+	if ok || len(got) != 2 || got[0].Key != "tok1" || got[1].Key != "tok4" || got[1].Created != 60 {
+		t.Fatalf("malformed lines: %+v %v", got, ok)
+	}
+	if got, ok := decodeIndex(nil); !ok || got != nil {
+		t.Fatalf("empty record: %+v %v", got, ok)
+	}
 }

@@ -60,7 +60,7 @@ muts = [
  ("backchannel.go", 'err != nil || lt.jti == "" || len(lt.jti) > maxJTI', 'err != nil', "TestBackchannelLogoutRefusals/missing_jti"),
  ("backchannel.go", 'if lt.sub == "" && lt.sid == "" {', 'if false {', "TestBackchannelLogoutRefusals/neither_sid_nor_sub"),
  ("backchannel.go", 'if lt.sid == "" && a.sessionEnd.sidRequired {', 'if false {', "TestBackchannelLogoutRefusals/session_required,_no_sid"),
- ("backchannel.go", 'if lt.sub != "" && slices.ContainsFunc(', 'if false && slices.ContainsFunc(', "TestBackchannelLogoutRefusals/sid_of_another_subject"),
+ ("backchannel.go", 'lt.sub != "" && slices.ContainsFunc(', 'false && slices.ContainsFunc(', "TestBackchannelLogoutRefusals/sid_of_another_subject"),
  ("backchannel.go", 'if seen {', 'if seen && false {', "TestBackchannelLogoutRefusals/replayed_jti"),
  ("backchannel.go", 'r.Body = http.MaxBytesReader(w, r.Body, maxLogoutRequest)', '', "TestBackchannelLogoutMalformedRequests/body_over_64_KiB"),
  ("backchannel.go", 'raw := r.PostForm["logout_token"]', 'raw := r.Form["logout_token"]', "TestBackchannelLogoutMalformedRequests/logout_token_in_the_query"),
