@@ -98,7 +98,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	mux.Handle("GET /callback", auth.CallbackHandler())
 	mux.Handle("GET /login", auth.LoginHandler())
 	mux.Handle("POST /logout", auth.LogoutHandler()) // refuses cross-origin POSTs
-	mux.HandleFunc("POST /backchannel-logout", backchannelLogout)
+	mux.Handle("POST /backchannel-logout", auth.BackchannelLogoutHandler())
 	a.Handler = auth.LoadAndSave(mux)
 	return a, nil
 }

@@ -83,19 +83,6 @@ func userinfo(auth *oidcauth.Auth) http.Handler {
 	})
 }
 
-// backchannelLogout will be the OpenID Connect Back-Channel Logout 1.0
-// endpoint.
-//
-// TODO: oidcauth has no back-channel logout handler yet (something like
-// auth.BackchannelLogoutHandler(), which verifies the logout token and ends
-// the sessions of its sid or sub). Until then this route answers 501.
-func backchannelLogout(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotImplemented, map[string]string{
-		"error":             "not_implemented",
-		"error_description": "back-channel logout is not supported yet",
-	})
-}
-
 // pageHeaders sets the headers of the app's own responses: personal, so
 // never cached, and never framed or sniffed.
 func pageHeaders(w http.ResponseWriter, contentType string) {

@@ -331,8 +331,11 @@ func TestAnonymous(t *testing.T) {
 	resp, _ = a.get("/login?return_to=/me", nil)
 	a.wantRedirect(resp, a.issuer+"/authorize?")
 
+	// A logout token that is not a JWT: 400 with a JSON error.
 	resp, body = a.do(http.MethodPost, "/backchannel-logout", url.Values{"logout_token": {"x"}}, nil)
-	wantJSON(t, resp, body, http.StatusNotImplemented)
+	if v := wantJSON(t, resp, body, http.StatusBadRequest); v["error"] == nil {
+		t.Errorf("POST /backchannel-logout: %s", body)
+	}
 }
 
 func TestLoginAndLogout(t *testing.T) {
