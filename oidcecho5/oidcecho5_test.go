@@ -61,6 +61,7 @@ func app(loadAndSave bool, log *errorLog) func(*oidcauth.Auth) http.Handler {
 		e.GET("/callback", oidcecho5.Callback(auth))
 		e.GET("/login", oidcecho5.Login(auth))
 		e.POST("/logout", oidcecho5.Logout(auth))
+		e.POST("/backchannel-logout", oidcecho5.BackchannelLogout(auth))
 		me := func(c *echo.Context) error {
 			claims, ok := oidcecho5.Claims(c)
 			if !ok {
@@ -258,4 +259,21 @@ func TestCoreHandlerBehindAdapter(t *testing.T) {
 	if _, ok := log.find("state_mismatch"); !ok {
 		t.Errorf("Echo's error handler did not render the error")
 	}
+}
+
+// A logout token from the provider ends the session.
+func TestBackchannelLogout(t *testing.T) {
+	each(t, func(t *testing.T, loadAndSave bool) {
+		s := apptest.New(t, app(loadAndSave, nil))
+		s.Login("/me")
+		if r := s.PostLogoutToken("/backchannel-logout", "alice"); r.StatusCode != http.StatusOK {
+			t.Fatalf("back-channel logout: %d %s", r.StatusCode, r.Body)
+		}
+		if r := s.Do("GET", "/api/me", oidctest.APICall, nil); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /api/me after back-channel logout: %d %s", r.StatusCode, r.Body)
+		}
+		if r := s.PostLogoutToken("/backchannel-logout", ""); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("a logout token without sub or sid: %d %s", r.StatusCode, r.Body)
+		}
+	})
 }

@@ -53,9 +53,12 @@ func Logout(auth *oidcauth.Auth) gin.HandlerFunc {
 	return handler(auth, auth.LogoutHandler())
 }
 
-// Back-channel logout: when the core has a handler for it, a
-// BackchannelLogout(auth) gin.HandlerFunc goes here, built with handler()
-// like the three above.
+// BackchannelLogout returns the OpenID Connect Back-Channel Logout endpoint;
+// mount it with POST at the URI registered at the provider. See
+// [oidcauth.Auth.BackchannelLogoutHandler].
+func BackchannelLogout(auth *oidcauth.Auth) gin.HandlerFunc {
+	return handler(auth, auth.BackchannelLogoutHandler())
+}
 
 // Claims returns the logged-in user's claims, or false for an anonymous
 // request. It reads what [Require] or [Optional] put in c.Request's context.

@@ -62,6 +62,7 @@ func app(loadAndSave bool, log *errorLog) func(*oidcauth.Auth) http.Handler {
 		r.GET("/callback", oidcgin.Callback(auth))
 		r.GET("/login", oidcgin.Login(auth))
 		r.POST("/logout", oidcgin.Logout(auth))
+		r.POST("/backchannel-logout", oidcgin.BackchannelLogout(auth))
 		me := func(c *gin.Context) {
 			claims, ok := oidcgin.Claims(c)
 			if !ok {
@@ -236,6 +237,23 @@ func TestAppErrorHandlerWins(t *testing.T) {
 			if r.StatusCode != http.StatusTeapot || r.Body != tc.want {
 				t.Errorf("GET %s: %d %q, want 418 %q", tc.path, r.StatusCode, r.Body, tc.want)
 			}
+		}
+	})
+}
+
+// A logout token from the provider ends the session.
+func TestBackchannelLogout(t *testing.T) {
+	each(t, func(t *testing.T, loadAndSave bool) {
+		s := apptest.New(t, app(loadAndSave, nil))
+		s.Login("/me")
+		if r := s.PostLogoutToken("/backchannel-logout", "alice"); r.StatusCode != http.StatusOK {
+			t.Fatalf("back-channel logout: %d %s", r.StatusCode, r.Body)
+		}
+		if r := s.Do("GET", "/api/me", oidctest.APICall, nil); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /api/me after back-channel logout: %d %s", r.StatusCode, r.Body)
+		}
+		if r := s.PostLogoutToken("/backchannel-logout", ""); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("a logout token without sub or sid: %d %s", r.StatusCode, r.Body)
 		}
 	})
 }

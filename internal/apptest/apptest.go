@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/oidcauth/oidcauth"
@@ -20,6 +21,8 @@ type Site struct {
 	*oidctest.Browser
 	OP   *oidctest.Provider
 	Auth *oidcauth.Auth
+
+	t testing.TB
 }
 
 // New starts a provider and an app server whose handler routes builds once
@@ -46,7 +49,7 @@ func New(t testing.TB, routes func(*oidcauth.Auth) http.Handler, opts ...oidcaut
 		t.Fatal(err)
 	}
 	handler = routes(auth)
-	return &Site{Browser: oidctest.NewBrowser(t, srv.URL), OP: op, Auth: auth}
+	return &Site{Browser: oidctest.NewBrowser(t, srv.URL), OP: op, Auth: auth, t: t}
 }
 
 // Login logs in starting at path.
@@ -54,3 +57,12 @@ func (s *Site) Login(path string) { s.Browser.Login(s.OP, path) }
 
 // SessionCookie is the name of the session cookie.
 func (s *Site) SessionCookie() string { return s.Auth.SessionManager().Cookie.Name }
+
+// PostLogoutToken posts, as the provider does (server to server, without
+// the browser's cookies), a back-channel logout token for the subject sub
+// to the application's path.
+func (s *Site) PostLogoutToken(path, sub string) oidctest.Response {
+	tok := s.OP.SignTyped(s.OP.LogoutClaims("client", sub, ""), "logout+jwt")
+	provider := oidctest.NewBrowser(s.t, s.AppURL)
+	return provider.Do(http.MethodPost, path, nil, url.Values{"logout_token": {tok}})
+}
