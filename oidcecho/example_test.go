@@ -34,6 +34,7 @@ func Example() {
 	e.GET("/callback", oidcecho.Callback(auth))
 	e.GET("/login", oidcecho.Login(auth))
 	e.POST("/logout", oidcecho.Logout(auth))
+	e.POST("/backchannel-logout", oidcecho.BackchannelLogout(auth))
 	e.GET("/me", func(c echo.Context) error {
 		claims, _ := oidcecho.Claims(c)
 		return c.JSON(http.StatusOK, map[string]string{"sub": claims.Subject, "email": claims.Email})

@@ -34,6 +34,7 @@ func Example() {
 	e.GET("/callback", oidcecho5.Callback(auth))
 	e.GET("/login", oidcecho5.Login(auth))
 	e.POST("/logout", oidcecho5.Logout(auth))
+	e.POST("/backchannel-logout", oidcecho5.BackchannelLogout(auth))
 	e.GET("/me", func(c *echo.Context) error {
 		claims, _ := oidcecho5.Claims(c)
 		return c.JSON(http.StatusOK, map[string]string{"sub": claims.Subject, "email": claims.Email})

@@ -33,6 +33,7 @@ func Example() {
 	r.GET("/callback", oidcgin.Callback(auth))
 	r.GET("/login", oidcgin.Login(auth))
 	r.POST("/logout", oidcgin.Logout(auth))
+	r.POST("/backchannel-logout", oidcgin.BackchannelLogout(auth))
 	r.GET("/me", oidcgin.Require(auth), func(c *gin.Context) {
 		claims, _ := oidcgin.Claims(c)
 		c.JSON(http.StatusOK, gin.H{"sub": claims.Subject, "email": claims.Email})

@@ -55,6 +55,7 @@ func Example_chi() {
 	r.Method("GET", "/callback", auth.CallbackHandler())
 	r.Method("GET", "/login", auth.LoginHandler())
 	r.Method("POST", "/logout", auth.LogoutHandler())
+	r.Method("POST", "/backchannel-logout", auth.BackchannelLogoutHandler())
 	r.With(auth.Require).Get("/me", func(w http.ResponseWriter, r *http.Request) {
 		claims, _ := oidcauth.ClaimsFromContext(r.Context())
 		json.NewEncoder(w).Encode(map[string]string{"sub": claims.Subject, "email": claims.Email})
