@@ -40,6 +40,7 @@ type Auth struct {
 	claims       *claimsCache
 	tokens       tokenState // tokens.go, refresh.go
 	sessionEnd   sessionEndConfig
+	index        indexState
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -163,6 +164,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		return nil, err
 	}
 	a.sessionEnd = cfg.sessionEnd
+	a.index.again = destroyAgainAfter[:]
 	return a, nil
 }
 

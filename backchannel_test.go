@@ -390,52 +390,70 @@ func TestBackchannelLogoutAcrossInstances(t *testing.T) {
 }
 
 // TestEndedSessionIsDeletedAgain covers a request of the session that is
-// under way when the session ends: it writes the session back when it
-// answers (scs saves the session of every request when there is an idle
-// timeout), and the second delete ends it for good.
+// under way when the session ends, by back-channel or RP-initiated logout:
+// it writes the session back when it answers (scs saves the session of every
+// request when there is an idle timeout), and the second delete ends it for
+// good.
 func TestEndedSessionIsDeletedAgain(t *testing.T) {
-	// Not parallel: it changes destroyAgainAfter.
-	old := destroyAgainAfter
-	destroyAgainAfter = []time.Duration{500 * time.Millisecond}
-	t.Cleanup(func() { destroyAgainAfter = old })
+	tests := []struct {
+		name string
+		end  func(t *testing.T, h *harness, uri string)
+	}{
+		{"back-channel logout", func(t *testing.T, h *harness, uri string) {
+			sid, sub := h.sidSub()
+			if resp := postLogout(t, uri, logoutForm(h.op.SignTyped(h.op.LogoutClaims("client", sub, sid), "logout+jwt")), nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("back-channel logout: %d", resp.StatusCode)
+			}
+		}},
+		{"RP-initiated logout", func(t *testing.T, h *harness, uri string) {
+			if resp := h.do("POST", "/logout", http.Header{"Origin": {h.app.URL}}); resp.StatusCode != http.StatusFound {
+				t.Fatalf("logout: %d", resp.StatusCode)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, oidctest.Config{})
+			h.auth.index.again = []time.Duration{500 * time.Millisecond}
+			uri := h.serveBackchannel()
+			entered, release := make(chan struct{}), make(chan struct{})
+			slow := httptest.NewServer(h.auth.LoadAndSave(h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(entered)
+				<-release
+				w.Write([]byte("done"))
+			}))))
+			t.Cleanup(slow.Close)
+			h.mustLogin("/me")
+			old := h.sessionCookie()
 
-	h := newHarness(t, oidctest.Config{})
-	uri := h.serveBackchannel()
-	entered, release := make(chan struct{}), make(chan struct{})
-	slow := httptest.NewServer(h.auth.LoadAndSave(h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
-		<-release
-		w.Write([]byte("done"))
-	}))))
-	t.Cleanup(slow.Close)
-	h.mustLogin("/me")
-	sid, sub := h.sidSub()
-
-	done := make(chan int)
-	go func() {
-		resp, err := h.client.Get(slow.URL + "/slow")
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	<-entered
-	start := time.Now()
-	if resp := postLogout(t, uri, logoutForm(h.op.SignTyped(h.op.LogoutClaims("client", sub, sid), "logout+jwt")), nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("back-channel logout: %d", resp.StatusCode)
+			done := make(chan int)
+			go func() {
+				resp, err := h.client.Get(slow.URL + "/slow")
+				if err != nil {
+					done <- 0
+					return
+				}
+				resp.Body.Close()
+				done <- resp.StatusCode
+			}()
+			<-entered
+			start := time.Now()
+			tt.end(t, h, uri)
+			h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{old}) // the old cookie, replayed
+			if s := h.apiStatus(); s != http.StatusUnauthorized {
+				t.Fatalf("right after the logout: %d, want 401", s)
+			}
+			close(release)
+			if s := <-done; s != http.StatusOK {
+				t.Fatalf("the slow request: %d", s)
+			}
+			h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{old})
+			if s := h.apiStatus(); s != http.StatusOK {
+				t.Fatalf("the slow request did not write the session back (%d): the race this test covers did not happen", s)
+			}
+			time.Sleep(time.Until(start.Add(700 * time.Millisecond)))
+			h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{old})
+			h.mustBeLoggedOut("after the second delete")
+		})
 	}
-	if s := h.apiStatus(); s != http.StatusUnauthorized {
-		t.Fatalf("right after the logout: %d, want 401", s)
-	}
-	close(release)
-	if s := <-done; s != http.StatusOK {
-		t.Fatalf("the slow request: %d", s)
-	}
-	if s := h.apiStatus(); s != http.StatusOK {
-		t.Fatalf("the slow request did not write the session back (%d): the race this test covers did not happen", s)
-	}
-	time.Sleep(time.Until(start.Add(700 * time.Millisecond)))
-	h.mustBeLoggedOut("after the second delete")
 }

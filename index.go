@@ -59,8 +59,17 @@ const (
 // before the delete, answering after it) writes the session back, since scs
 // saves a session on every request when there is an idle timeout; deleting
 // it again closes that window for every request shorter than the last delay.
-// A variable for tests.
-var destroyAgainAfter = []time.Duration{2 * time.Second, 15 * time.Second}
+var destroyAgainAfter = [...]time.Duration{2 * time.Second, 15 * time.Second}
+
+// indexState is an Auth's own state for the session index.
+type indexState struct {
+	// locks serialize the writes of a list within this process.
+	locks [64]sync.Mutex
+	// fullWarned is when the full-list warning was last logged.
+	fullWarned atomic.Int64
+	// again are the delays of destroyAgainAfter; tests shorten them.
+	again []time.Duration
+}
 
 // indexEntry is one session in a sid or sub list.
 type indexEntry struct {
@@ -154,16 +163,10 @@ func (a *Auth) sessionStoreKey(token string) string {
 	return token
 }
 
-// indexFullWarned is when the full-list warning was last logged.
-var indexFullWarned atomic.Int64
-
-// indexLocks serialize the writes of a list within this process.
-var indexLocks [64]sync.Mutex
-
-func indexLock(key string) *sync.Mutex {
+func (a *Auth) indexLock(key string) *sync.Mutex {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return &indexLocks[h.Sum32()%uint32(len(indexLocks))]
+	return &a.index.locks[h.Sum32()%uint32(len(a.index.locks))]
 }
 
 // indexSession adds the request's session, just renewed at login, to the
@@ -187,7 +190,7 @@ func (a *Auth) indexSession(ctx context.Context, l *login) error {
 
 // indexAdd adds e to the list at key, pruning the list on the way.
 func (a *Auth) indexAdd(ctx context.Context, key string, e indexEntry) error {
-	mu := indexLock(key)
+	mu := a.indexLock(key)
 	mu.Lock()
 	defer mu.Unlock()
 	for attempt := 1; ; attempt++ {
@@ -200,7 +203,7 @@ func (a *Auth) indexAdd(ctx context.Context, key string, e indexEntry) error {
 		if over := len(list) - maxIndexEntries; over > 0 {
 			slices.SortStableFunc(list, func(x, y indexEntry) int { return cmp.Compare(x.Created, y.Created) })
 			list = list[over:]
-			if now := time.Now().Unix(); indexFullWarned.Swap(now) < now-60 {
+			if now := time.Now().Unix(); a.index.fullWarned.Swap(now) < now-60 {
 				a.log.Warn("oidcauth: too many live sessions for one user or provider session; the oldest can no longer be ended by back-channel logout or EndSessions (logged at most once a minute)",
 					"max", maxIndexEntries)
 			}
@@ -285,14 +288,19 @@ func (a *Auth) destroySessions(ctx context.Context, list []indexEntry) error {
 		for _, x := range list {
 			keys = append(keys, x.Key, tokensKey(x.Login))
 		}
-		for _, d := range destroyAgainAfter {
-			time.AfterFunc(d, func() { a.deleteAgain(keys) })
-		}
+		a.deleteLater(keys)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: deleting sessions: %v", ErrSession, err)
 	}
 	return nil
+}
+
+// deleteLater deletes keys again after each delay of destroyAgainAfter.
+func (a *Auth) deleteLater(keys []string) {
+	for _, d := range a.index.again {
+		time.AfterFunc(d, func() { a.deleteAgain(keys) })
+	}
 }
 
 func (a *Auth) deleteAgain(keys []string) {

@@ -40,7 +40,9 @@ func (a *Auth) endSession(r *http.Request) (string, error) {
 	ctx := r.Context()
 	l, _ := a.current(ctx)
 	revoke := a.tokensToRevoke(ctx, l)
+	ended := []string{a.sessionStoreKey(a.sm.Token(ctx))}
 	if l != nil {
+		ended = append(ended, tokensKey(l.ID))
 		a.claims.forget(l.ID)
 		if err := a.deleteTokens(ctx, l); err != nil {
 			return "", newError(ErrSession, "session_unavailable", "The logout could not be completed. Please try again.", err)
@@ -49,6 +51,8 @@ func (a *Auth) endSession(r *http.Request) (string, error) {
 	if err := a.sm.Destroy(ctx); err != nil {
 		return "", newError(ErrSession, "session_unavailable", "The logout could not be completed. Please try again.", err)
 	}
+	// A request of this session under way elsewhere would write it back.
+	a.deleteLater(ended)
 	if l != nil {
 		a.log.Info("oidcauth: logout", "sub", l.Subject, "sid", l.SessionID)
 	}

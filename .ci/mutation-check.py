@@ -10,6 +10,7 @@ scratch = tempfile.mkdtemp(prefix="oidcauth-mut-")
 subprocess.run(f"git ls-files -z | xargs -0 -I{{}} cp --parents {{}} {scratch}", shell=True, check=True, cwd=root)
 os.chdir(scratch)
 muts = [
+ ("logout.go", "a.deleteLater(ended)", "_ = ended", "TestEndedSessionIsDeletedAgain/RP-initiated_logout"),
  ("verify.go", 'if extra.AuthorizedParty != "" && extra.AuthorizedParty != a.clientID {', 'if false {', "TestIDTokenVerification/azp_of_another_client"),
  ("verify.go", 'if len(idt.Audience) > 1 && extra.AuthorizedParty == "" {', 'if false {', "TestIDTokenVerification/several_aud,_no_azp"),
  ("verify.go", 'if len(extra.IssuedAt) == 0 || string(extra.IssuedAt) == "null" || idt.IssuedAt.IsZero() {', 'if false {', "TestIDTokenVerification/missing_iat"),
