@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,9 @@ type Auth struct {
 	tokens       tokenState // tokens.go, refresh.go
 	sessionEnd   sessionEndConfig
 	index        indexState
+	liveness     time.Duration
+	maxAge       time.Duration // from max_age; -1 when not requested
+	acrValues    []string      // from acr_values
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -91,6 +95,11 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		}
 	}
 
+	var err error
+	if a.maxAge, a.acrValues, err = authenticationParams(cfg.authParams); err != nil {
+		return nil, err
+	}
+
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 	var meta *metadata
@@ -98,7 +107,6 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if cfg.endpoints != nil {
 		meta, option = fromEndpoints(issuer, cfg.endpoints), "WithEndpoints"
 	} else {
-		var err error
 		if meta, err = discover(ctx, a.client, issuer); err != nil {
 			return nil, err
 		}
@@ -165,6 +173,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	}
 	a.sessionEnd = cfg.sessionEnd
 	a.index.again = destroyAgainAfter[:]
+	a.liveness = DefaultLivenessInterval
 	return a, nil
 }
 
@@ -196,6 +205,20 @@ func authorizeBase(endpoint string, cfg config) (string, error) {
 	q.Set("scope", strings.Join(cfg.scopes, " "))
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// authenticationParams reads max_age and acr_values from the authorization
+// parameters, which the callback then enforces.
+func authenticationParams(params url.Values) (maxAge time.Duration, acr []string, err error) {
+	maxAge = -1
+	if v := params.Get("max_age"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 31)
+		if err != nil {
+			return 0, nil, optionError("WithAuthParam", "max_age %q is not a number of seconds", v)
+		}
+		maxAge = time.Duration(n) * time.Second
+	}
+	return maxAge, strings.Fields(params.Get("acr_values")), nil
 }
 
 // Issuer returns the provider's issuer identifier.

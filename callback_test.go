@@ -238,6 +238,8 @@ func TestIDTokenVerification(t *testing.T) {
 		{"expired", oidctest.Tamper{IDTokenClaims: set("exp", time.Now().Add(-2*time.Minute).Unix())}, false},
 		{"missing exp", oidctest.Tamper{IDTokenClaims: del("exp")}, false},
 		{"nbf in the future", oidctest.Tamper{IDTokenClaims: set("nbf", time.Now().Add(time.Hour).Unix())}, false},
+		{"nbf beyond the clock skew", oidctest.Tamper{IDTokenClaims: set("nbf", time.Now().Add(3*time.Minute).Unix())}, false},
+		{"nbf within the clock skew", oidctest.Tamper{IDTokenClaims: set("nbf", time.Now().Add(30*time.Second).Unix())}, true},
 		{"wrong nonce", oidctest.Tamper{IDTokenClaims: set("nonce", "replayed")}, false},
 		{"missing nonce", oidctest.Tamper{IDTokenClaims: del("nonce")}, false},
 		{"wrong at_hash", oidctest.Tamper{IDTokenClaims: set("at_hash", "AAAAAAAAAAAAAAAAAAAAAA")}, false},
@@ -348,5 +350,46 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	if len(tokens) != 3 || tokens[2] == "" {
 		t.Fatalf("tokens %q: want id, access and refresh token", tokens)
+	}
+}
+
+// TestRequestedAuthenticationIsEnforced: what the app asks of the user's
+// authentication (max_age, acr_values) is checked in the id_token.
+func TestRequestedAuthenticationIsEnforced(t *testing.T) {
+	set := func(k string, v any) func(map[string]any) { return func(c map[string]any) { c[k] = v } }
+	maxAge := WithAuthParam("max_age", "300")
+	acr := WithAuthParam("acr_values", "urn:mfa urn:hwk")
+	tests := []struct {
+		name   string
+		opt    Option
+		tamper func(map[string]any)
+		ok     bool
+	}{
+		{"max_age, recent auth_time", maxAge, nil, true},
+		{"max_age, auth_time too old", maxAge, set("auth_time", time.Now().Add(-time.Hour).Unix()), false},
+		{"max_age, no auth_time", maxAge, func(c map[string]any) { delete(c, "auth_time") }, false},
+		{"no max_age, old auth_time", nil, set("auth_time", time.Now().Add(-time.Hour).Unix()), true},
+		{"acr_values, acr among them", acr, set("acr", "urn:hwk"), true},
+		{"acr_values, another acr", acr, set("acr", "urn:password"), false},
+		{"acr_values, no acr", acr, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var last error
+			opts := []Option{recordErrors(&last)}
+			if tt.opt != nil {
+				opts = append(opts, tt.opt)
+			}
+			h := newHarness(t, oidctest.Config{}, opts...)
+			h.op.SetTamper(oidctest.Tamper{IDTokenClaims: tt.tamper})
+			resp := h.login("/me")
+			if tt.ok != (resp.StatusCode == http.StatusFound) || !tt.ok && !errors.Is(last, ErrIDToken) {
+				t.Fatalf("status %d error %v, want ok=%v", resp.StatusCode, last, tt.ok)
+			}
+		})
+	}
+	if _, err := New(context.Background(), "http://127.0.0.1:1", WithClientID("c"), WithRedirectURL("http://127.0.0.1/cb"),
+		WithAuthParam("max_age", "soon")); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "max_age") {
+		t.Fatalf("max_age=soon: %v", err)
 	}
 }

@@ -40,7 +40,10 @@ func (a *Auth) endSession(r *http.Request) (string, error) {
 	ctx := r.Context()
 	l, _ := a.current(ctx)
 	revoke := a.tokensToRevoke(ctx, l)
-	ended := []string{a.sessionStoreKey(a.sm.Token(ctx))}
+	var ended []string
+	if token := a.sm.Token(ctx); token != "" {
+		ended = append(ended, a.sessionStoreKey(token))
+	}
 	if l != nil {
 		ended = append(ended, tokensKey(l.ID))
 		a.claims.forget(l.ID)

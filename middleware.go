@@ -12,8 +12,9 @@ import (
 // and comes back to the same URL after login; an API request gets 401 with
 // a JSON body and WWW-Authenticate, never a redirect.
 //
-// It costs one session lookup and one context value per request; claims are
-// decoded only when a handler asks for them.
+// It costs one session lookup, one clock read and one context value per
+// request; claims are decoded only when a handler asks for them, and once
+// per interval a store read checks that the login was not ended elsewhere.
 func (a *Auth) Require(next http.Handler) http.Handler {
 	var loading http.Handler
 	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -21,6 +22,12 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 		if !loaded {
 			loading.ServeHTTP(w, r)
 			return
+		}
+		if l != nil {
+			var answered bool
+			if l, answered = a.alive(w, r, l); answered {
+				return
+			}
 		}
 		if l == nil {
 			a.challenge(w, r)
@@ -48,6 +55,12 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 		if !loaded {
 			loading.ServeHTTP(w, r)
 			return
+		}
+		if l != nil {
+			var answered bool
+			if l, answered = a.alive(w, r, l); answered {
+				return
+			}
 		}
 		if l != nil && a.tokens.refreshAhead {
 			l = a.refreshAhead(w, r, l, false)

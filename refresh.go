@@ -243,6 +243,7 @@ func (a *Auth) followIDToken(ctx context.Context, l *login, ts *tokenSet) *login
 		Subject:   l.Subject,
 		SessionID: l.SessionID,
 		LoginTime: l.LoginTime,
+		Checked:   l.Checked,
 	}
 	if l.Claims != nil {
 		merged, err := remergeClaims(l.Claims, ts.IDToken)

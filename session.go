@@ -34,6 +34,9 @@ type login struct {
 	Subject   string
 	SessionID string
 	LoginTime time.Time
+	// Checked is when the middleware last found the login's token record
+	// (see alive).
+	Checked time.Time
 
 	// Per request, never stored: scs decodes a fresh login on every request.
 	cache   *claimsCache // set by the middleware

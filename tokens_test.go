@@ -588,15 +588,19 @@ func TestNoIDTokenOnRefreshKeepsClaims(t *testing.T) {
 	}
 }
 
-// countingStore counts the reads of token records.
+// countingStore counts the reads of token records and can fail them.
 type countingStore struct {
 	*memstore.MemStore
 	tokenReads atomic.Int64
+	failTokens atomic.Bool
 }
 
 func (s *countingStore) Find(key string) ([]byte, bool, error) {
 	if strings.HasPrefix(key, "oidcauth.tokens.") {
 		s.tokenReads.Add(1)
+		if s.failTokens.Load() {
+			return nil, false, errStoreDown
+		}
 	}
 	return s.MemStore.Find(key)
 }

@@ -28,12 +28,16 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return nil, nil, idTokenError(errors.New("the nonce does not match the login's"))
 	}
+	if err := a.checkAuthentication(extra); err != nil {
+		return nil, nil, idTokenError(err)
+	}
 	l := &login{
 		ID:        random(24),
 		IDToken:   raw,
 		Subject:   idt.Subject,
 		SessionID: extra.SessionID,
 		LoginTime: time.Now().UTC(),
+		Checked:   time.Now(),
 	}
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,
@@ -56,6 +60,29 @@ type idTokenExtra struct {
 	AuthorizedParty string          `json:"azp"`
 	SessionID       string          `json:"sid"`
 	IssuedAt        json.RawMessage `json:"iat"`
+	NotBefore       json.Number     `json:"nbf"`
+	AuthTime        json.Number     `json:"auth_time"`
+	ACR             string          `json:"acr"`
+}
+
+// checkAuthentication enforces what the application asked of the user's
+// authentication with WithAuthParam (OpenID Connect Core 3.1.3.7, 11-12):
+// with max_age, auth_time must be present and recent enough; with
+// acr_values, acr must be one of them.
+func (a *Auth) checkAuthentication(extra *idTokenExtra) error {
+	if a.maxAge >= 0 {
+		at := numericDate(extra.AuthTime)
+		if at.IsZero() {
+			return errors.New("max_age was requested but the id_token has no auth_time")
+		}
+		if age := time.Since(at); age > a.maxAge+a.clockSkew {
+			return fmt.Errorf("the user authenticated %v ago (auth_time), more than max_age %v", age.Round(time.Second), a.maxAge)
+		}
+	}
+	if len(a.acrValues) > 0 && !slices.Contains(a.acrValues, extra.ACR) {
+		return fmt.Errorf("the id_token's acr %q is none of the requested acr_values %q", extra.ACR, a.acrValues)
+	}
+	return nil
 }
 
 // verifyIDToken checks an id_token: go-oidc checks the signature against the
@@ -77,6 +104,10 @@ func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oid
 	}
 	if len(extra.IssuedAt) == 0 || string(extra.IssuedAt) == "null" || idt.IssuedAt.IsZero() {
 		return nil, nil, errors.New("the id_token has no iat")
+	}
+	// go-oidc allows nbf five minutes ahead; the configured leeway is the rule.
+	if nbf := numericDate(extra.NotBefore); !nbf.IsZero() && nbf.After(time.Now().Add(a.clockSkew)) {
+		return nil, nil, fmt.Errorf("the id_token is not valid before %v (nbf)", nbf)
 	}
 	if idt.IssuedAt.After(time.Now().Add(a.clockSkew)) {
 		return nil, nil, fmt.Errorf("the id_token was issued in the future (iat %v)", idt.IssuedAt)
