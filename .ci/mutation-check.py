@@ -13,7 +13,6 @@ muts = [
  ("liveness.go", "if !found {", "if false {", "TestLongRequestCannotRevive"),
  ("liveness.go", "if now.Sub(l.Checked) < a.liveness {", "if false {", "TestLivenessChecksAreSpaced"),
  ("verify.go", "if age := time.Since(at); age > a.maxAge+a.clockSkew {", "if age := time.Since(at); false {", "TestRequestedAuthenticationIsEnforced/max_age,_auth_time_too_old"),
- ("verify.go", "if at.IsZero() {", "if false {", "TestRequestedAuthenticationIsEnforced/max_age,_no_auth_time"),
  ("verify.go", "if len(a.acrValues) > 0 && !slices.Contains(a.acrValues, extra.ACR) {", "if false {", "TestRequestedAuthenticationIsEnforced/acr_values,_another_acr"),
  ("verify.go", "if nbf := numericDate(extra.NotBefore); !nbf.IsZero() && nbf.After(time.Now().Add(a.clockSkew)) {", "if false {", "TestIDTokenVerification/nbf_beyond_the_clock_skew"),
  ("logout.go", "a.deleteLater(ended)", "_ = ended", "TestEndedSessionIsDeletedAgain/RP-initiated_logout"),
