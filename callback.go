@@ -28,9 +28,7 @@ func (a *Auth) CallbackHandler() http.Handler {
 // same-origin path in its return_to parameter ("/" by default).
 func (a *Auth) LoginHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			a.fail(w, r, http.StatusMethodNotAllowed, newError(ErrBadRequest, "method_not_allowed", "Use GET to log in.", nil))
+		if !a.allow(w, r, "Use GET to log in.", http.MethodGet, http.MethodHead) {
 			return
 		}
 		a.startLogin(w, r, SafeReturnTo(r.URL.Query().Get("return_to")))
@@ -88,12 +86,8 @@ func parseCallback(rawQuery string) (callbackParams, error) {
 }
 
 func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	if r.Method != http.MethodGet {
-		h.Set("Allow", "GET")
-		a.fail(w, r, http.StatusMethodNotAllowed, newError(ErrBadRequest, "method_not_allowed", "The callback takes GET.", nil))
+	private(w.Header())
+	if !a.allow(w, r, "The callback takes GET.", http.MethodGet) {
 		return
 	}
 	p, err := parseCallback(r.URL.RawQuery)

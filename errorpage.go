@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strings"
 )
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
@@ -26,8 +27,7 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err
 		code, desc = e.Code, e.Description
 	}
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
+	private(h)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
@@ -44,4 +44,24 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	errorPage.Execute(w, struct{ Title, Description, Code string }{http.StatusText(status), desc, code})
+}
+
+// private marks a response that must not be cached or leak a referrer: the
+// callback, login redirects, logout and error pages.
+func private(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// allow answers 405 unless r's method is one of methods, and reports
+// whether it is.
+func (a *Auth) allow(w http.ResponseWriter, r *http.Request, desc string, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	a.fail(w, r, http.StatusMethodNotAllowed, newError(ErrBadRequest, "method_not_allowed", desc, nil))
+	return false
 }

@@ -16,12 +16,8 @@ func (a *Auth) LogoutHandler() http.Handler {
 }
 
 func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	if r.Method != http.MethodPost {
-		h.Set("Allow", "POST")
-		a.fail(w, r, http.StatusMethodNotAllowed, newError(ErrBadRequest, "method_not_allowed", "Log out with POST.", nil))
+	private(w.Header())
+	if !a.allow(w, r, "Log out with POST.", http.MethodPost) {
 		return
 	}
 	a.withSession(func(w http.ResponseWriter, r *http.Request) {

@@ -18,16 +18,9 @@ import (
 func (a *Auth) Require(next http.Handler) http.Handler {
 	var loading http.Handler
 	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, loaded := a.current(r.Context())
-		if !loaded {
-			loading.ServeHTTP(w, r)
+		l, done := a.requestLogin(w, r, loading)
+		if done {
 			return
-		}
-		if l != nil {
-			var answered bool
-			if l, answered = a.alive(w, r, l); answered {
-				return
-			}
 		}
 		if l == nil {
 			a.challenge(w, r)
@@ -51,16 +44,9 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 func (a *Auth) Optional(next http.Handler) http.Handler {
 	var loading http.Handler
 	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, loaded := a.current(r.Context())
-		if !loaded {
-			loading.ServeHTTP(w, r)
+		l, done := a.requestLogin(w, r, loading)
+		if done {
 			return
-		}
-		if l != nil {
-			var answered bool
-			if l, answered = a.alive(w, r, l); answered {
-				return
-			}
 		}
 		if l != nil && a.tokens.refreshAhead {
 			l = a.refreshAhead(w, r, l, false)
@@ -73,6 +59,21 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 	})
 	loading = a.sm.LoadAndSave(self)
 	return self
+}
+
+// requestLogin returns the request's live login, or nil when anonymous.
+// done reports that the request was handed to loading (no session was
+// loaded yet: loading loads one and comes back) or answered (a store error).
+func (a *Auth) requestLogin(w http.ResponseWriter, r *http.Request, loading http.Handler) (l *login, done bool) {
+	l, loaded := a.current(r.Context())
+	if !loaded {
+		loading.ServeHTTP(w, r)
+		return nil, true
+	}
+	if l == nil {
+		return nil, false
+	}
+	return a.alive(w, r, l)
 }
 
 // challenge answers an anonymous request: a redirect to the provider for a

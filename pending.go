@@ -91,9 +91,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 	challenge := sha256.Sum256([]byte(verifier))
 	u := a.authorizeURL + "&state=" + state + "&nonce=" + nonce +
 		"&code_challenge=" + base64.RawURLEncoding.EncodeToString(challenge[:]) + "&code_challenge_method=S256"
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
+	private(w.Header())
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
