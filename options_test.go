@@ -210,3 +210,28 @@ func TestOwnSessionManager(t *testing.T) {
 	h := newHarnessWith(t, op, WithSessionManager(scs.New()))
 	h.mustLogin("/me")
 }
+
+// TestInsecureHTTP: plain http off loopback only with the explicit option.
+func TestInsecureHTTP(t *testing.T) {
+	for _, tt := range []struct {
+		url      string
+		insecure bool
+		ok       bool
+	}{
+		{"https://idp.example.com/token", false, true},
+		{"http://127.0.0.1:9000/token", false, true},
+		{"http://localhost/token", false, true},
+		{"http://idp.example.com/token", false, false},
+		{"http://idp.example.com/token", true, true},
+		{"ftp://idp.example.com/token", true, false},
+		{"/token", true, false},
+	} {
+		if err := checkEndpoint(tt.url, tt.insecure); (err == nil) != tt.ok {
+			t.Errorf("checkEndpoint(%q, insecure=%v) = %v, want ok=%v", tt.url, tt.insecure, err, tt.ok)
+		}
+	}
+	var c config
+	if err := WithInsecureHTTP()(&c); err != nil || !c.insecureHTTP {
+		t.Fatalf("WithInsecureHTTP: %v %v", err, c.insecureHTTP)
+	}
+}
