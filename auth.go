@@ -2,13 +2,10 @@ package oidcauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -25,6 +22,7 @@ type Auth struct {
 	oauth        oauth2.Config
 	meta         metadata
 	verifier     *oidc.IDTokenVerifier
+	signingAlgs  []string // accepted for id_tokens and logout tokens
 	keys         *keySet
 	client       *http.Client
 	timeout      time.Duration
@@ -37,14 +35,14 @@ type Auth struct {
 	cookies      cookieNames
 	secure       bool
 	postLogout   string
-	logout       http.Handler
 	claims       *claimsCache
-	tokens       tokenState // tokens.go, refresh.go
-	sessionEnd   sessionEndConfig
-	index        indexState
+	tokens       tokenState // refresh.go
+	index        indexState // sessionindex.go
 	liveness     time.Duration
 	maxAge       time.Duration // from max_age; -1 when not requested
 	acrValues    []string      // from acr_values
+	sidRequired  bool          // WithBackchannelLogoutSessionRequired
+	capByIDToken bool          // WithSessionCappedByIDToken
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -71,17 +69,20 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	redirect, _ := url.Parse(cfg.redirectURL)
 
 	a := &Auth{
-		issuer:      issuer,
-		clientID:    cfg.clientID,
-		client:      cfg.httpClient,
-		timeout:     cfg.timeout,
-		clockSkew:   cfg.clockSkew,
-		log:         cfg.logger,
-		onError:     cfg.errorHandler,
-		apiPrefixes: cfg.apiPrefixes,
-		postLogout:  cfg.postLogoutURL,
-		secure:      redirect.Scheme == "https",
-		claims:      newClaimsCache(claimsCacheSize),
+		issuer:       issuer,
+		clientID:     cfg.clientID,
+		client:       cfg.httpClient,
+		timeout:      cfg.timeout,
+		clockSkew:    cfg.clockSkew,
+		log:          cfg.logger,
+		onError:      cfg.errorHandler,
+		apiPrefixes:  cfg.apiPrefixes,
+		postLogout:   cfg.postLogoutURL,
+		secure:       redirect.Scheme == "https",
+		claims:       newClaimsCache(claimsCacheSize),
+		liveness:     cfg.liveness,
+		sidRequired:  cfg.sidRequired,
+		capByIDToken: cfg.capByIDToken,
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -115,8 +116,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		return nil, err
 	}
 	a.meta = *meta
-	algs, err := meta.signingAlgs()
-	if err != nil {
+	if a.signingAlgs, err = meta.signingAlgs(); err != nil {
 		return nil, err
 	}
 	if a.authMethod, err = meta.chooseAuthMethod(cfg.authMethod, cfg.clientSecret); err != nil {
@@ -133,7 +133,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	skew := cfg.clockSkew
 	a.verifier = oidc.NewVerifier(issuer, a.keys, &oidc.Config{
 		ClientID:             cfg.clientID,
-		SupportedSigningAlgs: algs,
+		SupportedSigningAlgs: a.signingAlgs,
 		// go-oidc has no leeway for exp: check it against a clock set back.
 		Now: func() time.Time { return time.Now().Add(-skew) },
 	})
@@ -162,63 +162,19 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		warnWeakCookies(a.log, a.sm, a.secure)
 	}
 	a.cookies = newCookieNames(a.secure)
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.fail(w, r, http.StatusForbidden, newError(ErrBadRequest, "cross_origin",
-			"The request came from another site and was refused.", errors.New("cross-origin request refused")))
-	}))
-	a.logout = cop.Handler(http.HandlerFunc(a.handleLogout))
-	if err := a.initTokens(cfg); err != nil {
-		return nil, err
+	if cfg.userInfoClaims && meta.UserinfoEndpoint == "" {
+		return nil, optionError("WithUserInfoClaims", "the provider has no userinfo endpoint")
 	}
-	a.sessionEnd = cfg.sessionEnd
-	a.index.again = destroyAgainAfter[:]
-	a.liveness = DefaultLivenessInterval
+	a.tokens = tokenState{
+		leeway:         cfg.refreshLeeway,
+		refreshAhead:   cfg.refreshAhead,
+		userInfoClaims: cfg.userInfoClaims,
+	}
+	if cfg.sessions != nil {
+		a.tokens.raceGrace = min(a.timeout, maxRaceGrace)
+	}
+	a.index.redeleteAfter = redeleteAfter[:]
 	return a, nil
-}
-
-func checkIssuer(issuer string, insecureHTTP bool) error {
-	u, err := url.Parse(issuer)
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%w: issuer: %q is not an absolute URL without query or fragment", ErrInvalidOption, issuer)
-	}
-	if err := checkEndpoint(issuer, insecureHTTP); err != nil {
-		return fmt.Errorf("%w: issuer: %v", ErrInvalidOption, err)
-	}
-	return nil
-}
-
-// authorizeBase returns the authorization endpoint with the parameters that
-// are the same on every request, ready for state, nonce and code_challenge.
-func authorizeBase(endpoint string, cfg config) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("%w: authorization_endpoint: %v", ErrDiscovery, err)
-	}
-	q := u.Query()
-	for k, vs := range cfg.authParams {
-		q[k] = append(q[k], vs...)
-	}
-	q.Set("response_type", "code")
-	q.Set("client_id", cfg.clientID)
-	q.Set("redirect_uri", cfg.redirectURL)
-	q.Set("scope", strings.Join(cfg.scopes, " "))
-	u.RawQuery = q.Encode()
-	return u.String(), nil
-}
-
-// authenticationParams reads max_age and acr_values from the authorization
-// parameters, which the callback then enforces.
-func authenticationParams(params url.Values) (maxAge time.Duration, acr []string, err error) {
-	maxAge = -1
-	if v := params.Get("max_age"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 31)
-		if err != nil {
-			return 0, nil, optionError("WithAuthParam", "max_age %q is not a number of seconds", v)
-		}
-		maxAge = time.Duration(n) * time.Second
-	}
-	return maxAge, strings.Fields(params.Get("acr_values")), nil
 }
 
 // Issuer returns the provider's issuer identifier.
@@ -237,49 +193,4 @@ func (a *Auth) LoadAndSave(next http.Handler) http.Handler { return a.sm.LoadAnd
 func (a *Auth) providerContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	return context.WithValue(ctx, oauth2.HTTPClient, a.client), cancel
-}
-
-// fail logs why a request failed and hands it to the error handler.
-func (a *Auth) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
-	level := slog.LevelWarn
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	a.log.Log(r.Context(), level, "oidcauth: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	var e *Error
-	if !errors.As(err, &e) {
-		err = newError(ErrSession, "server_error", "The request could not be completed.", err)
-	}
-	a.errorHandler(r)(w, r, status, err)
-}
-
-// SessionError answers a request whose session could not be loaded or
-// saved: it logs the cause and answers 503 through the error handler, JSON
-// for APIs. oidcauth's own session manager uses it; set it as the ErrorFunc
-// of a manager you give with WithSessionManager to get the same.
-func (a *Auth) SessionError(w http.ResponseWriter, r *http.Request, err error) {
-	a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
-		"Your session could not be loaded. Please try again later.", err))
-}
-
-type errorHandlerKey struct{}
-
-// ContextWithErrorHandler returns a copy of ctx in which h answers the
-// failed requests that carry it. Framework adapters use it to answer in
-// their framework's style; an ErrorHandler given with WithErrorHandler
-// takes precedence.
-func ContextWithErrorHandler(ctx context.Context, h ErrorHandler) context.Context {
-	return context.WithValue(ctx, errorHandlerKey{}, h)
-}
-
-// errorHandler picks the application's handler, else the request's, else
-// the default.
-func (a *Auth) errorHandler(r *http.Request) ErrorHandler {
-	if a.onError != nil {
-		return a.onError
-	}
-	if h, ok := r.Context().Value(errorHandlerKey{}).(ErrorHandler); ok && h != nil {
-		return h
-	}
-	return DefaultErrorHandler
 }

@@ -51,18 +51,16 @@ const (
 // protection that refuses requests without an Origin (the provider's request
 // has none; http.CrossOriginProtection lets such requests through).
 func (a *Auth) BackchannelLogoutHandler() http.Handler {
-	algs, err := a.meta.signingAlgs()
-	if err != nil { // New has already checked them
-		panic(err)
-	}
 	// go-oidc checks the signature, algorithm, iss and aud; exp is optional
-	// for logout tokens and checked here with the other claims.
+	// for logout tokens and checked here with the other claims. go-oidc's
+	// VerifyLogout is not used: it requires exp, and checks neither typ nor
+	// that the event is an object (SECURITY.md, "Back-channel logout").
 	v := oidc.NewVerifier(a.issuer, a.keys, &oidc.Config{
 		ClientID:             a.clientID,
-		SupportedSigningAlgs: algs,
+		SupportedSigningAlgs: a.signingAlgs,
 		SkipExpiryCheck:      true,
 	})
-	if a.meta.BackchannelLogoutSupported && a.sessionEnd.sidRequired && !a.meta.BackchannelLogoutSessionSupported {
+	if a.meta.BackchannelLogoutSupported && a.sidRequired && !a.meta.BackchannelLogoutSessionSupported {
 		a.log.Warn("oidcauth: back-channel logout requires sid, but the provider does not advertise backchannel_logout_session_supported: its logout tokens may all be refused")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -116,8 +114,8 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 		a.backchannelError(w, r, http.StatusBadRequest, "invalid_request", err)
 		return
 	}
-	jtiKey := "oidcauth.jti." + hashString(a.issuer+"\x00"+lt.jti)
-	_, seen, err := a.storeFind(ctx, jtiKey)
+	jti := jtiKey(a.issuer, lt.jti)
+	_, seen, err := a.storeFind(ctx, jti)
 	if err != nil {
 		a.backchannelError(w, r, http.StatusBadRequest, "server_error", refuse("the logout could not be completed", err))
 		return
@@ -126,7 +124,7 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 		a.backchannelError(w, r, http.StatusBadRequest, "invalid_request", refuse("the logout token was already used (jti)", nil))
 		return
 	}
-	n, err := a.endLoggedOutSessions(ctx, lt)
+	n, err := a.endLogoutTokenSessions(ctx, lt)
 	if err != nil {
 		var le *logoutError
 		if errors.As(err, &le) {
@@ -143,7 +141,7 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 	if until.IsZero() {
 		until = lt.iat.Add(logoutTokenMaxAge)
 	}
-	if err := a.storeCommit(ctx, jtiKey, []byte{1}, until.Add(a.clockSkew)); err != nil {
+	if err := a.storeCommit(ctx, jti, []byte{1}, until.Add(a.clockSkew)); err != nil {
 		a.log.Error("oidcauth: back-channel logout: remembering the jti failed; the token could be replayed", "err", err)
 	}
 	a.log.Info("oidcauth: back-channel logout", "sub", lt.sub, "sid", lt.sid, "sessions", n)
@@ -163,12 +161,7 @@ func (a *Auth) backchannelError(w http.ResponseWriter, r *http.Request, status i
 	} else {
 		a.log.Warn("oidcauth: back-channel logout refused", "status", status, "err", err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}{code, public})
+	writeJSONError(w, status, code, public)
 }
 
 // verifyLogoutToken checks raw as section 2.6 of the spec asks.
@@ -249,7 +242,7 @@ func (a *Auth) verifyLogoutToken(ctx context.Context, v *oidc.IDTokenVerifier, r
 	if lt.sub == "" && lt.sid == "" {
 		return nil, refuse("the logout token has neither sub nor sid", nil)
 	}
-	if lt.sid == "" && a.sessionEnd.sidRequired {
+	if lt.sid == "" && a.sidRequired {
 		return nil, refuse("the logout token has no sid, which this client requires", nil)
 	}
 	return lt, nil
@@ -292,15 +285,11 @@ func claimTime(c map[string]json.RawMessage, name string) (t time.Time, ok bool,
 	if !ok {
 		return time.Time{}, false, nil
 	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil || n == "" {
+	var j jsonTime
+	if err := json.Unmarshal(raw, &j); err != nil {
 		return time.Time{}, true, fmt.Errorf("%s is not a number", name)
 	}
-	f, err := n.Float64()
-	if err != nil {
-		return time.Time{}, true, fmt.Errorf("%s is not a number", name)
-	}
-	return time.Unix(int64(f), 0), true, nil
+	return time.Time(j), true, nil
 }
 
 // stringClaim reads the string claim name of c; "" when absent.
@@ -321,16 +310,16 @@ func isJSONObject(raw json.RawMessage) bool {
 	return len(raw) > 0 && raw[0] == '{'
 }
 
-// endLoggedOutSessions ends the sessions a verified logout token names: those
+// endLogoutTokenSessions ends the sessions a verified logout token names: those
 // of its sid (which must belong to its sub, when it has one), else every
 // session of its sub. It returns how many sessions it ended.
-func (a *Auth) endLoggedOutSessions(ctx context.Context, lt *logoutToken) (int, error) {
+func (a *Auth) endLogoutTokenSessions(ctx context.Context, lt *logoutToken) (int, error) {
 	if lt.sid == "" {
 		list, err := a.indexRead(ctx, subIndexKey(a.issuer, lt.sub))
 		if err != nil {
 			return 0, err
 		}
-		return len(list), a.destroySessions(ctx, list)
+		return len(list), a.endSessionsIn(ctx, list)
 	}
 	key := sidIndexKey(a.issuer, lt.sid)
 	list, err := a.indexRead(ctx, key)
@@ -340,7 +329,7 @@ func (a *Auth) endLoggedOutSessions(ctx context.Context, lt *logoutToken) (int, 
 	if sub := hashString(lt.sub); lt.sub != "" && slices.ContainsFunc(list, func(x indexEntry) bool { return x.Subject != sub }) {
 		return 0, refuse("the logout token's sid belongs to another subject", nil)
 	}
-	if err := a.destroySessions(ctx, list); err != nil {
+	if err := a.endSessionsIn(ctx, list); err != nil {
 		return 0, err
 	}
 	// The provider session is over: no login will add to its list.

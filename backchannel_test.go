@@ -414,7 +414,7 @@ func TestEndedSessionIsDeletedAgain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, oidctest.Config{})
-			h.auth.index.again = []time.Duration{500 * time.Millisecond}
+			h.auth.index.redeleteAfter = []time.Duration{500 * time.Millisecond}
 			uri := h.serveBackchannel()
 			entered, release := make(chan struct{}), make(chan struct{})
 			slow := httptest.NewServer(h.auth.LoadAndSave(h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,12 +1,16 @@
 package oidcauth
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -22,17 +26,6 @@ const maxCallbackQuery = 8 << 10
 // asked for. Mount it at the path of the redirect URL, for GET.
 func (a *Auth) CallbackHandler() http.Handler {
 	return a.withSession(a.handleCallback)
-}
-
-// LoginHandler returns a handler that starts a login and then returns to the
-// same-origin path in its return_to parameter ("/" by default).
-func (a *Auth) LoginHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.allow(w, r, "Use GET to log in.", http.MethodGet, http.MethodHead) {
-			return
-		}
-		a.startLogin(w, r, SafeReturnTo(r.URL.Query().Get("return_to")))
-	})
 }
 
 // callbackParams are the authorization response's parameters.
@@ -85,25 +78,33 @@ func parseCallback(rawQuery string) (callbackParams, error) {
 	return p, nil
 }
 
+// handleCallback completes a login, in the order of RFC 9700 and OpenID
+// Connect Core 3.1.3: the pending login of the state (bound to this
+// browser, single use), the RFC 9207 iss parameter, the provider's error,
+// then the code exchange with the PKCE verifier, the id_token (signature,
+// claims, nonce, requested authentication), userinfo when asked, and last
+// the session: a new token (no fixation), the deadline cap, the session
+// index, the token record, and the login in the session. Any failure
+// answers through the error handler and leaves no session behind.
 func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
-	private(w.Header())
-	if !a.allow(w, r, "The callback takes GET.", http.MethodGet) {
+	setNoStore(w.Header())
+	if !a.requireMethod(w, r, "The callback takes GET.", http.MethodGet) {
 		return
 	}
 	p, err := parseCallback(r.URL.RawQuery)
 	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, newError(ErrBadRequest, "invalid_request", "The login response is malformed.", err))
+		a.fail(w, r, badRequest("invalid_request", "The login response is malformed.", err))
 		return
 	}
 	ctx := r.Context()
 	pending, err := a.takePending(ctx, w, r, p.state)
 	if err != nil {
-		a.fail(w, r, statusOf(err), err)
+		a.fail(w, r, err)
 		return
 	}
 	// RFC 9207: a present iss must be the issuer; an advertised one must be present.
 	if (p.hasIss || a.meta.IssParameterSupported) && subtle.ConstantTimeCompare([]byte(p.iss), []byte(a.issuer)) != 1 {
-		a.fail(w, r, http.StatusBadRequest, newError(ErrIssuerMismatch, "issuer_mismatch",
+		a.fail(w, r, newError(ErrIssuerMismatch, "issuer_mismatch",
 			"The login response came from an unexpected provider.", fmt.Errorf("iss parameter %q, want %q", printable(p.iss, 200), a.issuer)))
 		return
 	}
@@ -113,51 +114,104 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		if desc != "" {
 			msg = "The provider refused the login (" + code + "): " + desc
 		}
-		a.fail(w, r, http.StatusForbidden, newError(ErrProvider, code, msg, fmt.Errorf("provider error %q: %q", code, desc)))
+		a.fail(w, r, newError(ErrProvider, code, msg, fmt.Errorf("provider error %q: %q", code, desc)))
 		return
 	}
 	if p.code == "" {
-		a.fail(w, r, http.StatusBadRequest, newError(ErrBadRequest, "invalid_request", "The login response has no code.", errors.New("no code parameter")))
+		a.fail(w, r, badRequest("invalid_request", "The login response has no code.", errors.New("no code parameter")))
 		return
 	}
 	tok, err := a.exchange(r, p.code, pending.Verifier)
 	if err != nil {
-		a.fail(w, r, statusOf(err), err)
+		a.fail(w, r, err)
 		return
 	}
 	l, ts, err := a.verifyTokens(r, tok, pending.Nonce)
 	if err != nil {
-		a.fail(w, r, statusOf(err), err)
+		a.fail(w, r, err)
 		return
 	}
 	if err := a.loginUserInfo(ctx, l, ts); err != nil {
-		a.fail(w, r, tokenStatus(err), err)
+		a.fail(w, r, err)
 		return
 	}
 	// Parse the claims once, into the cache the requests to come read.
 	if _, err := a.claims.get(l); err != nil {
-		a.fail(w, r, http.StatusBadRequest, idTokenError(err))
+		a.fail(w, r, idTokenError(err))
 		return
 	}
-	// A new session token after login: no session fixation.
-	if err := a.sm.RenewToken(ctx); err != nil {
-		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
-			"The login could not be saved. Please try again later.", err))
+	if err := a.saveLogin(ctx, l, ts); err != nil {
+		a.fail(w, r, sessionError("The login could not be saved. Please try again later.", err))
 		return
 	}
-	if err := a.sessionStarted(ctx, l); err != nil {
-		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
-			"The login could not be saved. Please try again later.", err))
-		return
-	}
-	if err := a.saveTokens(ctx, l, ts, a.sm.Deadline(ctx)); err != nil {
-		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
-			"The login could not be saved. Please try again later.", err))
-		return
-	}
-	a.sm.Put(ctx, sessionKey, l)
 	a.log.Info("oidcauth: login", "sub", l.Subject, "sid", l.SessionID)
 	http.Redirect(w, r, pending.ReturnTo, http.StatusFound)
+}
+
+// saveLogin makes the request's session the login's: a new session token
+// after login (no session fixation), the deadline capped when asked, the
+// session indexed so that back-channel logout and EndSessions find it from
+// any instance, the token record, and last the login itself. An error fails
+// the login: a session that could not be indexed could not be ended from
+// the provider.
+func (a *Auth) saveLogin(ctx context.Context, l *login, ts *tokenSet) error {
+	if err := a.sm.RenewToken(ctx); err != nil {
+		return err
+	}
+	if a.capByIDToken {
+		if err := a.capDeadline(ctx, l); err != nil {
+			return err
+		}
+	}
+	if err := a.indexSession(ctx, l); err != nil {
+		return err
+	}
+	if err := a.saveTokens(ctx, l, ts, a.sm.Deadline(ctx)); err != nil {
+		return err
+	}
+	a.sm.Put(ctx, sessionKey, l)
+	return nil
+}
+
+// takePending finds, checks and consumes the pending login of state: it must
+// exist, be bound to this browser by its cookie, and be younger than
+// pendingTTL. It is deleted before anything else happens, so it is used once.
+func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.Request, state string) (*pendingLogin, error) {
+	if state == "" {
+		return nil, stateMismatch("the callback has no state")
+	}
+	if len(state) > maxStateLen {
+		return nil, stateMismatch("the state is too long")
+	}
+	sh := hashString(state)
+	cookie, err := r.Cookie(a.cookies.loginPrefix + sh)
+	if err != nil {
+		return nil, stateMismatch("no login cookie for this state in this browser")
+	}
+	a.expireLoginCookie(w, sh)
+	b, found, err := a.storeFind(ctx, pendingKey(sh))
+	if err != nil {
+		return nil, sessionError("The login could not be completed. Please try again later.", err)
+	}
+	if !found {
+		return nil, stateMismatch("unknown, expired or used state")
+	}
+	if err := a.storeDelete(ctx, pendingKey(sh)); err != nil {
+		return nil, sessionError("The login could not be completed. Please try again later.", err)
+	}
+	var p pendingLogin
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, stateMismatch("the pending login record is corrupt: " + err.Error())
+	}
+	_, secret, _ := strings.Cut(cookie.Value, ".")
+	got := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(got[:], p.Binding) != 1 {
+		return nil, stateMismatch("the login cookie does not match the pending login")
+	}
+	if time.Since(time.Unix(p.Created, 0)) > pendingTTL {
+		return nil, stateMismatch("the pending login expired")
+	}
+	return &p, nil
 }
 
 // exchange trades the code for tokens, with the PKCE verifier.
@@ -183,21 +237,6 @@ func tokenError(err error) error {
 		return fmt.Errorf("token endpoint answered %d: %q %q", status, printable(re.ErrorCode, 64), printable(re.ErrorDescription, 200))
 	}
 	return err
-}
-
-// statusOf maps an error kind to an HTTP status.
-func statusOf(err error) int {
-	switch {
-	case errors.Is(err, ErrSession):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrExchange):
-		return http.StatusBadGateway
-	case errors.Is(err, ErrNotLoggedIn):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrProvider):
-		return http.StatusForbidden
-	}
-	return http.StatusBadRequest
 }
 
 // printable returns s cut to max runes with control characters removed:

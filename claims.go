@@ -3,7 +3,6 @@ package oidcauth
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"time"
 )
 
@@ -49,9 +48,9 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 	var v struct {
 		*plain
 		Audience            json.RawMessage `json:"aud"`
-		Expiry              json.Number     `json:"exp"`
-		IssuedAt            json.Number     `json:"iat"`
-		AuthTime            json.Number     `json:"auth_time"`
+		Expiry              *jsonTime       `json:"exp"`
+		IssuedAt            *jsonTime       `json:"iat"`
+		AuthTime            *jsonTime       `json:"auth_time"`
 		EmailVerified       json.RawMessage `json:"email_verified"`
 		PhoneNumberVerified json.RawMessage `json:"phone_number_verified"`
 	}
@@ -71,21 +70,10 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	c.Expiry, c.IssuedAt, c.AuthTime = numericDate(v.Expiry), numericDate(v.IssuedAt), numericDate(v.AuthTime)
+	c.Expiry, c.IssuedAt, c.AuthTime = v.Expiry.time().UTC(), v.IssuedAt.time().UTC(), v.AuthTime.time().UTC()
 	c.EmailVerified = looseBool(v.EmailVerified)
 	c.PhoneNumberVerified = looseBool(v.PhoneNumberVerified)
 	return nil
-}
-
-func numericDate(n json.Number) time.Time {
-	if n == "" {
-		return time.Time{}
-	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.Unix(int64(f), 0).UTC()
 }
 
 func looseBool(raw json.RawMessage) bool {

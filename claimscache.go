@@ -5,9 +5,10 @@ import (
 	"sync"
 )
 
-// sourceTag is the end of a JWS: its signature. It tells one id_token from
-// another without hashing the whole token on every request.
-const sourceTag = 24
+// signatureTailLen is how much of the end of a JWS (its signature) tells
+// one id_token from another without hashing the whole token on every
+// request.
+const signatureTailLen = 24
 
 // claimsCacheSize bounds the parsed claims kept per process.
 const claimsCacheSize = 10000
@@ -38,7 +39,7 @@ func newClaimsCache(max int) *claimsCache {
 
 // source identifies the login's claims source.
 func (cc *claimsCache) source(l *login) (tag string, sum uint64) {
-	tag = l.IDToken[max(0, len(l.IDToken)-sourceTag):]
+	tag = l.IDToken[max(0, len(l.IDToken)-signatureTailLen):]
 	if l.Claims != nil {
 		sum = maphash.Bytes(cc.seed, l.Claims)
 	}

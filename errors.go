@@ -1,12 +1,20 @@
 package oidcauth
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
 )
 
 // Sentinel errors. Every error oidcauth hands to an [ErrorHandler] or returns
-// from a constructor wraps one of them, so errors.Is tells the kind of failure.
+// from a constructor or accessor wraps one of them, so errors.Is tells the
+// kind of failure.
 var (
 	// ErrInvalidOption is wrapped by New when an option is missing or wrong;
 	// the message names the option.
@@ -28,13 +36,23 @@ var (
 	ErrExchange = errors.New("oidcauth: code exchange failed")
 	// ErrIDToken means the id_token is missing or failed verification.
 	ErrIDToken = errors.New("oidcauth: id_token invalid")
-	// ErrNotLoggedIn means the request has no logged-in session.
+	// ErrNotLoggedIn means the request has no logged-in session, or its
+	// login has ended (the provider refused the refresh token, or there is
+	// none to refresh with).
 	ErrNotLoggedIn = errors.New("oidcauth: not logged in")
 	// ErrSession means the session store failed; oidcauth fails closed.
 	ErrSession = errors.New("oidcauth: session store failed")
 	// ErrBadRequest means the request itself is malformed (repeated or
-	// oversized parameters, wrong method).
+	// oversized parameters, wrong method, a cross-origin logout).
 	ErrBadRequest = errors.New("oidcauth: bad request")
+	// ErrRefresh means the access token needed a refresh and the provider
+	// could not be reached, did not answer within the timeout, or answered
+	// with an error other than invalid_grant. The login stays; a later
+	// request may succeed. The expired token is never returned instead.
+	ErrRefresh = errors.New("oidcauth: token refresh failed")
+	// ErrUserInfo means the userinfo endpoint is missing, failed, or answered
+	// something unusable, such as claims about another subject.
+	ErrUserInfo = errors.New("oidcauth: userinfo request failed")
 )
 
 // Error is the error oidcauth passes to an [ErrorHandler] for a failed request.
@@ -51,6 +69,9 @@ type Error struct {
 	Description string
 	// Err is the underlying cause, or nil.
 	Err error
+
+	// status overrides the status of Kind (see statusOf); 0 keeps it.
+	status int
 }
 
 // Error returns the kind, the code and the cause.
@@ -73,6 +94,181 @@ func newError(kind error, code, description string, cause error) *Error {
 	return &Error{Kind: kind, Code: code, Description: description, Err: cause}
 }
 
+// withStatus sets the HTTP status of e, for the few errors whose status is
+// not their kind's.
+func (e *Error) withStatus(status int) *Error {
+	e.status = status
+	return e
+}
+
+// The errors written in many places.
+
+func sessionError(description string, cause error) *Error {
+	return newError(ErrSession, "session_unavailable", description, cause)
+}
+
+func loginRequired(cause error) *Error {
+	return newError(ErrNotLoggedIn, "login_required", "You need to log in.", cause)
+}
+
+func badRequest(code, description string, cause error) *Error {
+	return newError(ErrBadRequest, code, description, cause)
+}
+
+func stateMismatch(why string) *Error {
+	return newError(ErrStateMismatch, "state_mismatch",
+		"This login link is invalid, expired or already used. Please start again.", errors.New(why))
+}
+
+func idTokenError(cause error) *Error {
+	return newError(ErrIDToken, "invalid_id_token", "The provider's answer could not be verified.", cause)
+}
+
+func refreshError(cause error) *Error {
+	return newError(ErrRefresh, "refresh_failed", "The login could not be renewed with the provider. Please try again later.", cause)
+}
+
+func userInfoError(cause error) *Error {
+	return newError(ErrUserInfo, "userinfo_failed", "The user's details could not be fetched from the provider.", cause)
+}
+
 func optionError(option, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidOption, option, fmt.Sprintf(format, args...))
+}
+
+// statusOf is the HTTP status of a failed request: the error's own when it
+// has one, else its kind's; 500 for an error of no known kind.
+func statusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.status != 0 {
+		return e.status
+	}
+	switch {
+	case errors.Is(err, ErrNotLoggedIn):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrSession):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrExchange), errors.Is(err, ErrRefresh), errors.Is(err, ErrUserInfo):
+		return http.StatusBadGateway
+	case errors.Is(err, ErrProvider):
+		return http.StatusForbidden
+	case errors.Is(err, ErrStateMismatch), errors.Is(err, ErrIssuerMismatch), errors.Is(err, ErrIDToken), errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorHandler answers a request that failed. status is the HTTP status
+// oidcauth chose; err wraps one of the sentinel errors and is usually an
+// [*Error].
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
+
+// fail logs why a request failed and hands it to the error handler with the
+// status of err.
+func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	a.log.Log(r.Context(), level, "oidcauth: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	var e *Error
+	if !errors.As(err, &e) {
+		err = newError(ErrSession, "server_error", "The request could not be completed.", err)
+	}
+	a.errorHandler(r)(w, r, status, err)
+}
+
+// SessionError answers a request whose session could not be loaded or
+// saved: it logs the cause and answers 503 through the error handler, JSON
+// for APIs. oidcauth's own session manager uses it; set it as the ErrorFunc
+// of a manager you give with WithSessionManager to get the same.
+func (a *Auth) SessionError(w http.ResponseWriter, r *http.Request, err error) {
+	a.fail(w, r, sessionError("Your session could not be loaded. Please try again later.", err))
+}
+
+type errorHandlerKey struct{}
+
+// ContextWithErrorHandler returns a copy of ctx in which h answers the
+// failed requests that carry it; an ErrorHandler given with
+// WithErrorHandler takes precedence.
+//
+// It is meant for framework adapters (oidcgin, oidcecho), which use it to
+// answer in their framework's style; applications rarely need it.
+func ContextWithErrorHandler(ctx context.Context, h ErrorHandler) context.Context {
+	return context.WithValue(ctx, errorHandlerKey{}, h)
+}
+
+// errorHandler picks the application's handler, else the request's, else
+// the default.
+func (a *Auth) errorHandler(r *http.Request) ErrorHandler {
+	if a.onError != nil {
+		return a.onError
+	}
+	if h, ok := r.Context().Value(errorHandlerKey{}).(ErrorHandler); ok && h != nil {
+		return h
+	}
+	return DefaultErrorHandler
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}code{color:#666}</style>
+</head><body><h1>{{.Title}}</h1><p>{{.Description}}</p><p><code>{{.Code}}</code></p>
+<p><a href="/">Back to the start page</a></p></body></html>
+`))
+
+// DefaultErrorHandler answers a failed request with a minimal page: JSON
+// {"error", "error_description"} for API requests, HTML otherwise. It shows
+// only the [Error]'s Code and Description, escaped, never the cause. The
+// page cannot be cached, framed or leak a referrer.
+func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err error) {
+	code, desc := "server_error", "Something went wrong."
+	var e *Error
+	if errors.As(err, &e) {
+		code, desc = e.Code, e.Description
+	}
+	h := w.Header()
+	setNoStore(h)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	// 401 comes only from API requests (browsers are redirected to log in).
+	if status == http.StatusUnauthorized || wantsJSON(r) || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeJSONError(w, status, code, desc)
+		return
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	errorPage.Execute(w, struct{ Title, Description, Code string }{http.StatusText(status), desc, code})
+}
+
+// writeJSONError writes the OAuth-style error body {"error",
+// "error_description"}.
+func writeJSONError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, description})
+}
+
+// setNoStore marks a response that must not be cached or leak a referrer:
+// the callback, login redirects, logout and error pages.
+func setNoStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// requireMethod answers 405 unless r's method is one of methods, and
+// reports whether it is.
+func (a *Auth) requireMethod(w http.ResponseWriter, r *http.Request, description string, methods ...string) bool {
+	if slices.Contains(methods, r.Method) {
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	a.fail(w, r, badRequest("method_not_allowed", description, nil).withStatus(http.StatusMethodNotAllowed))
+	return false
 }

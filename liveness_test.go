@@ -18,7 +18,7 @@ import (
 // out; the liveness check finds the login's tokens gone and ends it.
 func TestLongRequestCannotRevive(t *testing.T) {
 	h := newHarness(t, oidctest.Config{})
-	h.auth.index.again = nil // no second deletes: only the liveness check is left
+	h.auth.index.redeleteAfter = nil // no second deletes: only the liveness check is left
 	h.auth.liveness = 300 * time.Millisecond
 	entered, release := make(chan struct{}), make(chan struct{})
 	slow := httptest.NewServer(h.auth.LoadAndSave(h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 )
@@ -12,29 +13,34 @@ import (
 // id_token_hint, client_id, post_logout_redirect_uri and state; else it
 // redirects to "/".
 func (a *Auth) LogoutHandler() http.Handler {
-	return a.logout
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, r, badRequest("cross_origin", "The request came from another site and was refused.",
+			errors.New("cross-origin request refused")).withStatus(http.StatusForbidden))
+	}))
+	return cop.Handler(http.HandlerFunc(a.handleLogout))
 }
 
 func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
-	private(w.Header())
-	if !a.allow(w, r, "Log out with POST.", http.MethodPost) {
+	setNoStore(w.Header())
+	if !a.requireMethod(w, r, "Log out with POST.", http.MethodPost) {
 		return
 	}
 	a.withSession(func(w http.ResponseWriter, r *http.Request) {
-		target, err := a.endSession(r)
+		target, err := a.endRequestSession(r)
 		if err != nil {
-			a.fail(w, r, http.StatusServiceUnavailable, err)
+			a.fail(w, r, err)
 			return
 		}
 		http.Redirect(w, r, target, http.StatusFound)
 	}).ServeHTTP(w, r)
 }
 
-// endSession destroys the request's session and returns where to send the
-// browser next.
-func (a *Auth) endSession(r *http.Request) (string, error) {
+// endRequestSession ends the request's session and returns where to send
+// the browser next.
+func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 	ctx := r.Context()
-	l, _ := a.current(ctx)
+	l, _ := a.sessionLogin(ctx)
 	revoke := a.tokensToRevoke(ctx, l)
 	var ended []string
 	if token := a.sm.Token(ctx); token != "" {
@@ -44,14 +50,14 @@ func (a *Auth) endSession(r *http.Request) (string, error) {
 		ended = append(ended, tokensKey(l.ID))
 		a.claims.forget(l.ID)
 		if err := a.deleteTokens(ctx, l); err != nil {
-			return "", newError(ErrSession, "session_unavailable", "The logout could not be completed. Please try again.", err)
+			return "", sessionError("The logout could not be completed. Please try again.", err)
 		}
 	}
 	if err := a.sm.Destroy(ctx); err != nil {
-		return "", newError(ErrSession, "session_unavailable", "The logout could not be completed. Please try again.", err)
+		return "", sessionError("The logout could not be completed. Please try again.", err)
 	}
 	// A request of this session under way elsewhere would write it back.
-	a.deleteLater(ended)
+	a.redeleteLater(ended)
 	if l != nil {
 		a.log.Info("oidcauth: logout", "sub", l.Subject, "sid", l.SessionID)
 	}

@@ -18,7 +18,7 @@ import (
 func (a *Auth) Require(next http.Handler) http.Handler {
 	var loading http.Handler
 	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, done := a.requestLogin(w, r, loading)
+		l, done := a.lookupLogin(w, r, loading)
 		if done {
 			return
 		}
@@ -44,7 +44,7 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 func (a *Auth) Optional(next http.Handler) http.Handler {
 	var loading http.Handler
 	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, done := a.requestLogin(w, r, loading)
+		l, done := a.lookupLogin(w, r, loading)
 		if done {
 			return
 		}
@@ -61,11 +61,11 @@ func (a *Auth) Optional(next http.Handler) http.Handler {
 	return self
 }
 
-// requestLogin returns the request's live login, or nil when anonymous.
+// lookupLogin returns the request's live login, or nil when anonymous.
 // done reports that the request was handed to loading (no session was
 // loaded yet: loading loads one and comes back) or answered (a store error).
-func (a *Auth) requestLogin(w http.ResponseWriter, r *http.Request, loading http.Handler) (l *login, done bool) {
-	l, loaded := a.current(r.Context())
+func (a *Auth) lookupLogin(w http.ResponseWriter, r *http.Request, loading http.Handler) (l *login, done bool) {
+	l, loaded := a.sessionLogin(r.Context())
 	if !loaded {
 		loading.ServeHTTP(w, r)
 		return nil, true
@@ -73,7 +73,7 @@ func (a *Auth) requestLogin(w http.ResponseWriter, r *http.Request, loading http
 	if l == nil {
 		return nil, false
 	}
-	return a.alive(w, r, l)
+	return a.confirmLive(w, r, l)
 }
 
 // challenge answers an anonymous request: a redirect to the provider for a
@@ -89,14 +89,16 @@ func (a *Auth) challenge(w http.ResponseWriter, r *http.Request) {
 // unauthorized answers 401 through the error handler.
 func (a *Auth) unauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `OIDC realm="`+a.issuer+`"`)
-	a.errorHandler(r)(w, r, http.StatusUnauthorized,
-		newError(ErrNotLoggedIn, "login_required", "You need to log in.", nil))
+	a.errorHandler(r)(w, r, http.StatusUnauthorized, loginRequired(nil))
 }
 
 // IsAPIRequest reports whether r gets a 401 rather than a redirect to the
 // provider: any method but GET and HEAD, a path under an API prefix
 // (WithAPIPrefix), a request that accepts JSON but not HTML, or a browser
 // request that is not a navigation (fetch, XHR).
+//
+// It is meant for framework adapters and custom error handlers, which
+// answer API requests in their own style.
 func (a *Auth) IsAPIRequest(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return true

@@ -50,64 +50,6 @@ type Endpoints struct {
 	IssParameter bool
 }
 
-// ErrorHandler answers a request that failed. status is the HTTP status
-// oidcauth chose; err wraps one of the sentinel errors and is usually an
-// [*Error].
-type ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
-
-// Option configures an [Auth]. Options are checked once, by [New].
-type Option func(*config) error
-
-type config struct {
-	clientID        string
-	clientSecret    string
-	authMethod      AuthMethod
-	redirectURL     string
-	scopes          []string
-	endpoints       *Endpoints
-	authParams      url.Values
-	sessions        *scs.SessionManager
-	idleTimeout     time.Duration
-	lifetime        time.Duration
-	clockSkew       time.Duration
-	httpClient      *http.Client
-	timeout         time.Duration
-	logger          *slog.Logger
-	errorHandler    ErrorHandler
-	apiPrefixes     []string
-	postLogoutURL   string
-	insecureHTTP    bool
-	jwksMinInterval time.Duration
-	tokens          tokenConfig // tokens.go
-	sessionEnd      sessionEndConfig
-}
-
-// Defaults. They are the strict ones; each has an option to change it.
-const (
-	// DefaultIdleTimeout ends a session unused for this long.
-	DefaultIdleTimeout = 30 * time.Minute
-	// DefaultLifetime ends a session this long after login, used or not.
-	DefaultLifetime = 8 * time.Hour
-	// DefaultClockSkew is the leeway for exp, iat and nbf.
-	DefaultClockSkew = time.Minute
-	// DefaultTimeout bounds every call to the provider.
-	DefaultTimeout = 10 * time.Second
-	// DefaultJWKSRefreshInterval is the least time between two fetches of the
-	// key set caused by tokens signed with an unknown key.
-	DefaultJWKSRefreshInterval = 10 * time.Second
-)
-
-func defaultConfig() config {
-	return config{
-		scopes:          []string{"openid", "profile", "email"},
-		idleTimeout:     DefaultIdleTimeout,
-		lifetime:        DefaultLifetime,
-		clockSkew:       DefaultClockSkew,
-		timeout:         DefaultTimeout,
-		jwksMinInterval: DefaultJWKSRefreshInterval,
-	}
-}
-
 // WithClientID sets the client ID registered at the provider. Required.
 func WithClientID(id string) Option {
 	return func(c *config) error {
@@ -346,7 +288,7 @@ func WithRefreshLeeway(d time.Duration) Option {
 		if d < 0 || d > time.Hour {
 			return optionError("WithRefreshLeeway", "%v is outside 0..1h", d)
 		}
-		c.tokens.leeway, c.tokens.leewaySet = d, true
+		c.refreshLeeway = d
 		return nil
 	}
 }
@@ -361,7 +303,7 @@ func WithRefreshLeeway(d time.Duration) Option {
 // answers 502 and Optional serves the request as anonymous.
 func WithRefreshAhead() Option {
 	return func(c *config) error {
-		c.tokens.refreshAhead = true
+		c.refreshAhead = true
 		return nil
 	}
 }
@@ -376,7 +318,7 @@ func WithRefreshAhead() Option {
 // userinfo endpoint.
 func WithUserInfoClaims() Option {
 	return func(c *config) error {
-		c.tokens.userInfoClaims = true
+		c.userInfoClaims = true
 		return nil
 	}
 }
@@ -389,7 +331,7 @@ func WithUserInfoClaims() Option {
 // with only sub ends every session of that user.
 func WithBackchannelLogoutSessionRequired() Option {
 	return func(c *config) error {
-		c.sessionEnd.sidRequired = true
+		c.sidRequired = true
 		return nil
 	}
 }
@@ -404,7 +346,22 @@ func WithBackchannelLogoutSessionRequired() Option {
 // WithSessionManager too. Off by default.
 func WithSessionCappedByIDToken() Option {
 	return func(c *config) error {
-		c.sessionEnd.capByIDToken = true
+		c.capByIDToken = true
+		return nil
+	}
+}
+
+// WithLivenessInterval sets how often, per session, Require and Optional
+// check that the login was not ended elsewhere (logout on another instance,
+// back-channel logout, EndSessions) by reading its token record (default
+// [DefaultLivenessInterval]). A request of a session ended elsewhere is
+// anonymous at most this long after the end. 0 checks on every request.
+func WithLivenessInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > 10*time.Minute {
+			return optionError("WithLivenessInterval", "%v is outside 0..10m", d)
+		}
+		c.liveness = d
 		return nil
 	}
 }

@@ -8,19 +8,36 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 )
+
+// tokenState is what Auth keeps for the token accessors.
+type tokenState struct {
+	leeway         time.Duration
+	refreshAhead   bool
+	userInfoClaims bool
+	// raceGrace is how long a refresh refused with invalid_grant waits for
+	// another instance sharing the store to write the token set it won; zero
+	// when the store is oidcauth's own memory store, which nobody shares.
+	raceGrace time.Duration
+	// flights makes concurrent refreshes of one login a single one.
+	flights singleflight.Group
+}
+
+// maxRaceGrace bounds tokenState.raceGrace.
+const maxRaceGrace = 2 * time.Second
 
 // errLoginEnded marks the errors after which the login is over: its token
 // record is deleted and the session forgets it.
 var errLoginEnded = errors.New("the login has ended")
 
 // needsRefresh reports whether ts must be refreshed before use: its access
-// token is the one a resource server refused (stale), or it expires within
+// token is refused (the one a resource server refused), or it expires within
 // the leeway. For a token living less than twice the leeway, the leeway is
 // half its life, so short-lived tokens are not refreshed on every request.
 // A token of unknown expiry is used until a resource server refuses it.
-func (a *Auth) needsRefresh(ts *tokenSet, stale string, now time.Time) bool {
-	if ts.AccessToken == "" || (stale != "" && ts.AccessToken == stale) {
+func (a *Auth) needsRefresh(ts *tokenSet, refused string, now time.Time) bool {
+	if ts.AccessToken == "" || (refused != "" && ts.AccessToken == refused) {
 		return true
 	}
 	if ts.Expiry.IsZero() {
@@ -35,25 +52,25 @@ func (a *Auth) needsRefresh(ts *tokenSet, stale string, now time.Time) bool {
 
 // requestTokens returns the token set of the request's login, refreshed
 // when needed, and the session's login (updated when the token set carries
-// a newer id_token). stale, when not empty, is an access token a resource
+// a newer id_token). refused, when not empty, is an access token a resource
 // server refused: a set still holding it is refreshed.
-func (a *Auth) requestTokens(ctx context.Context, stale string) (*tokenSet, *login, error) {
-	l, loaded := a.current(ctx)
+func (a *Auth) requestTokens(ctx context.Context, refused string) (*tokenSet, *login, error) {
+	l, loaded := a.sessionLogin(ctx)
 	if !loaded {
 		return nil, nil, newError(ErrSession, "server_error", "The request could not be completed.",
 			errors.New("no session is loaded: wrap the handler with Require, Optional or LoadAndSave"))
 	}
 	if l == nil {
-		return nil, nil, newError(ErrNotLoggedIn, "login_required", "You need to log in.", nil)
+		return nil, nil, loginRequired(nil)
 	}
-	return a.loginTokens(ctx, l, stale)
+	return a.loginTokens(ctx, l, refused)
 }
 
 // loginTokens is requestTokens for the session's login l. When the login
 // has ended it removes it from the session, so the middleware sends the
 // next request to log in.
-func (a *Auth) loginTokens(ctx context.Context, l *login, stale string) (*tokenSet, *login, error) {
-	ts, err := a.freshTokens(ctx, l, stale)
+func (a *Auth) loginTokens(ctx context.Context, l *login, refused string) (*tokenSet, *login, error) {
+	ts, err := a.freshTokens(ctx, l, refused)
 	if err != nil {
 		if errors.Is(err, ErrNotLoggedIn) || errors.Is(err, errLoginEnded) {
 			a.sm.Remove(ctx, sessionKey)
@@ -65,15 +82,15 @@ func (a *Auth) loginTokens(ctx context.Context, l *login, stale string) (*tokenS
 
 // freshTokens loads the token set of l and refreshes it when needed, once
 // per login however many requests ask at the same time.
-func (a *Auth) freshTokens(ctx context.Context, l *login, stale string) (*tokenSet, error) {
+func (a *Auth) freshTokens(ctx context.Context, l *login, refused string) (*tokenSet, error) {
 	ts, err := a.loadTokens(ctx, l)
 	if err != nil {
 		return nil, asTokenError(err)
 	}
-	// Two rounds at most: a caller with a stale token may have joined a
+	// Two rounds at most: a caller with a refused token may have joined a
 	// flight that found the set fresh (and so still holding that token).
 	for range 2 {
-		if !a.needsRefresh(ts, stale, time.Now()) {
+		if !a.needsRefresh(ts, refused, time.Now()) {
 			return ts, nil
 		}
 		ch := a.tokens.flights.DoChan(l.ID, func() (any, error) {
@@ -81,7 +98,7 @@ func (a *Auth) freshTokens(ctx context.Context, l *login, stale string) (*tokenS
 			// context of the request that happened to start it.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout+a.tokens.raceGrace+time.Second)
 			defer cancel()
-			return a.refresh(fctx, l, stale)
+			return a.refresh(fctx, l, refused)
 		})
 		select {
 		case res := <-ch:
@@ -93,8 +110,8 @@ func (a *Auth) freshTokens(ctx context.Context, l *login, stale string) (*tokenS
 			return nil, refreshError(fmt.Errorf("gave up waiting for the refresh: %w", ctx.Err()))
 		}
 	}
-	if a.needsRefresh(ts, stale, time.Now()) {
-		return nil, refreshError(errors.New("the refreshed access token is already stale"))
+	if a.needsRefresh(ts, refused, time.Now()) {
+		return nil, refreshError(errors.New("the refreshed access token is already refused"))
 	}
 	return ts, nil
 }
@@ -102,12 +119,12 @@ func (a *Auth) freshTokens(ctx context.Context, l *login, stale string) (*tokenS
 // refresh runs once per login at a time (single-flight). It re-reads the
 // token record first: another request or instance may have refreshed it
 // meanwhile, and the refresh token it holds may have been rotated.
-func (a *Auth) refresh(ctx context.Context, l *login, stale string) (*tokenSet, error) {
+func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet, error) {
 	cur, err := a.loadTokens(ctx, l)
 	if err != nil {
 		return nil, asTokenError(err)
 	}
-	if !a.needsRefresh(cur, stale, time.Now()) {
+	if !a.needsRefresh(cur, refused, time.Now()) {
 		return cur, nil
 	}
 	if cur.RefreshToken == "" {
@@ -147,8 +164,9 @@ func (a *Auth) refresh(ctx context.Context, l *login, stale string) (*tokenSet, 
 	if raw, _ := tok.Extra("id_token").(string); raw != "" {
 		if err := a.verifyRefreshedIDToken(ctx, l, raw, tok.AccessToken); err != nil {
 			a.endLogin(ctx, l, cur, err)
+			// A provider failure to the request (502), and the login is over.
 			return nil, newError(ErrIDToken, "invalid_id_token", "The provider's answer could not be verified. Please log in again.",
-				fmt.Errorf("%w: the refreshed id_token: %v", errLoginEnded, err))
+				fmt.Errorf("%w: the refreshed id_token: %v", errLoginEnded, err)).withStatus(http.StatusBadGateway)
 		}
 		next.IDToken = raw
 	}
@@ -277,10 +295,6 @@ func (a *Auth) refreshAhead(w http.ResponseWriter, r *http.Request, l *login, re
 	return nil
 }
 
-func refreshError(cause error) error {
-	return newError(ErrRefresh, "refresh_failed", "The login could not be renewed with the provider. Please try again later.", cause)
-}
-
 // asTokenError makes the errors of the token store *Errors.
 func asTokenError(err error) error {
 	var e *Error
@@ -288,7 +302,7 @@ func asTokenError(err error) error {
 	case errors.As(err, &e):
 		return err
 	case errors.Is(err, ErrNotLoggedIn):
-		return newError(ErrNotLoggedIn, "login_required", "You need to log in.", err)
+		return loginRequired(err)
 	}
-	return newError(ErrSession, "session_unavailable", "The session store failed. Please try again later.", err)
+	return sessionError("The session store failed. Please try again later.", err)
 }

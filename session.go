@@ -2,101 +2,17 @@ package oidcauth
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 )
-
-// sessionKey is the scs key of the login; every key oidcauth uses starts
-// with "oidcauth." so it never collides with the application's own.
-const sessionKey = "oidcauth.login"
-
-// login is what a session holds after a successful login: who the user is,
-// nothing that changes on refresh (the tokens are in their own record, see
-// tokenSet). It is stored through scs with gob, so its fields are exported;
-// the type is not. It is kept small: scs decodes it on every request.
-type login struct {
-	// ID names the login's token record; random, fixed for the login's life.
-	ID string
-	// IDToken is the raw, verified id_token of the login: the claims are
-	// its payload, and it is the id_token_hint at logout.
-	IDToken string
-	// Claims holds the raw claims when they are not the id_token's payload
-	// (merged with userinfo); usually nil, to keep sessions small.
-	Claims    []byte
-	Subject   string
-	SessionID string
-	LoginTime time.Time
-	// Checked is when the middleware last found the login's token record
-	// (see alive).
-	Checked time.Time
-
-	// Per request, never stored: scs decodes a fresh login on every request.
-	cache   *claimsCache // set by the middleware
-	rawOnce sync.Once
-	raw     []byte
-	rawErr  error
-	stdOnce sync.Once
-	std     *Claims
-	stdErr  error
-}
-
-func init() {
-	gob.Register(&login{})
-}
-
-// rawClaims returns the claims as JSON, decoding the id_token's payload at
-// most once per request and only when asked.
-func (l *login) rawClaims() ([]byte, error) {
-	if l.Claims != nil {
-		return l.Claims, nil
-	}
-	l.rawOnce.Do(func() { l.raw, l.rawErr = jwtPayload(l.IDToken) })
-	return l.raw, l.rawErr
-}
-
-// claims returns the parsed standard claims, from the Auth's cache when the
-// middleware set one, at most once per request.
-func (l *login) claims() (*Claims, error) {
-	l.stdOnce.Do(func() {
-		if l.cache != nil {
-			l.std, l.stdErr = l.cache.get(l)
-			return
-		}
-		l.std, l.stdErr = parseClaims(l)
-	})
-	return l.std, l.stdErr
-}
-
-func parseClaims(l *login) (*Claims, error) {
-	raw, err := l.rawClaims()
-	if err != nil {
-		return nil, err
-	}
-	c := new(Claims)
-	if err := c.UnmarshalJSON(raw); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// jwtPayload returns the decoded payload of a compact JWS, whose signature
-// was verified when it entered the session.
-func jwtPayload(jwt string) ([]byte, error) {
-	_, rest, ok := strings.Cut(jwt, ".")
-	payload, _, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 {
-		return nil, ErrIDToken
-	}
-	return base64.RawURLEncoding.DecodeString(payload)
-}
 
 // newSessionManager builds the manager oidcauth uses when the application
 // brings none: memory store, strict cookie.
@@ -158,12 +74,14 @@ func cookieName(name string, secure bool) string {
 	return name
 }
 
-// sessionGetter is the panic value of scs when no session is loaded.
+// scsNoSession is the value scs panics with when a session is used in a
+// context that LoadAndSave did not load.
 const scsNoSession = "scs: no session data in context"
 
-// current returns the request's login, or nil when anonymous. loaded is false
-// when no scs session is loaded in ctx (no LoadAndSave around the handler).
-func (a *Auth) current(ctx context.Context) (l *login, loaded bool) {
+// sessionLogin returns the login of the session loaded in ctx, or nil when
+// anonymous. loaded is false when no scs session is loaded in ctx (no
+// LoadAndSave around the handler).
+func (a *Auth) sessionLogin(ctx context.Context) (l *login, loaded bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v != scsNoSession {
@@ -182,7 +100,7 @@ func (a *Auth) current(ctx context.Context) (l *login, loaded bool) {
 func (a *Auth) withSession(h http.HandlerFunc) http.Handler {
 	wrapped := a.sm.LoadAndSave(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, loaded := a.current(r.Context()); !loaded {
+		if _, loaded := a.sessionLogin(r.Context()); !loaded {
 			wrapped.ServeHTTP(w, r)
 			return
 		}
@@ -190,27 +108,31 @@ func (a *Auth) withSession(h http.HandlerFunc) http.Handler {
 	})
 }
 
-// Store access for oidcauth's own records (pending logins, logout indexes),
-// which live beside the sessions in the same scs Store under keys that
-// cannot collide with session tokens.
-
-func (a *Auth) storeFind(ctx context.Context, key string) ([]byte, bool, error) {
-	if s, ok := a.sm.Store.(scs.CtxStore); ok {
-		return s.FindCtx(ctx, key)
+// capDeadline moves the session's absolute deadline to the id_token's exp
+// when that comes first. scs stores the deadline with the session and expires
+// the record with it, so requests pay nothing for the cap.
+func (a *Auth) capDeadline(ctx context.Context, l *login) error {
+	payload, err := jwtPayload(l.IDToken)
+	if err != nil {
+		return fmt.Errorf("reading the id_token's exp: %w", err)
 	}
-	return a.sm.Store.Find(key)
-}
-
-func (a *Auth) storeCommit(ctx context.Context, key string, b []byte, expiry time.Time) error {
-	if s, ok := a.sm.Store.(scs.CtxStore); ok {
-		return s.CommitCtx(ctx, key, b, expiry)
+	var c struct {
+		Exp *jsonTime `json:"exp"`
 	}
-	return a.sm.Store.Commit(key, b, expiry)
-}
-
-func (a *Auth) storeDelete(ctx context.Context, key string) error {
-	if s, ok := a.sm.Store.(scs.CtxStore); ok {
-		return s.DeleteCtx(ctx, key)
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return fmt.Errorf("reading the id_token's exp: %v", err)
 	}
-	return a.sm.Store.Delete(key)
+	if c.Exp == nil {
+		return errors.New("the id_token has no exp")
+	}
+	exp := c.Exp.time()
+	// The verifier accepted exp up to the clock skew in the past; a session
+	// ending at once would send the browser straight back to the provider.
+	if floor := time.Now().Add(a.clockSkew); exp.Before(floor) {
+		exp = floor
+	}
+	if exp.Before(a.sm.Deadline(ctx)) {
+		a.sm.SetDeadline(ctx, exp.UTC())
+	}
+	return nil
 }

@@ -4,73 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/sync/singleflight"
 )
-
-// Sentinel errors of the token accessors ([Auth.Token], [Auth.TokenSource],
-// [Auth.Client], [Auth.UserInfo]). A login whose tokens cannot be refreshed
-// any more (the provider refused the refresh token, or there is none) is
-// ended, and its error wraps [ErrNotLoggedIn].
-var (
-	// ErrRefresh means the access token needed a refresh and the provider
-	// could not be reached, did not answer within the timeout, or answered
-	// with an error other than invalid_grant. The login stays; a later
-	// request may succeed. The expired token is never returned instead.
-	ErrRefresh = errors.New("oidcauth: token refresh failed")
-	// ErrUserInfo means the userinfo endpoint is missing, failed, or answered
-	// something unusable, such as claims about another subject.
-	ErrUserInfo = errors.New("oidcauth: userinfo request failed")
-)
-
-// DefaultRefreshLeeway is how long before its expiry an access token is
-// refreshed.
-const DefaultRefreshLeeway = 30 * time.Second
-
-// tokenConfig holds the options of the token accessors.
-type tokenConfig struct {
-	leeway         time.Duration
-	leewaySet      bool
-	refreshAhead   bool
-	userInfoClaims bool
-}
-
-// tokenState is what Auth keeps for the token accessors.
-type tokenState struct {
-	leeway         time.Duration
-	refreshAhead   bool
-	userInfoClaims bool
-	// raceGrace is how long a refresh refused with invalid_grant waits for
-	// another instance sharing the store to write the token set it won; zero
-	// when the store is oidcauth's own memory store, which nobody shares.
-	raceGrace time.Duration
-	// flights makes concurrent refreshes of one login a single one.
-	flights singleflight.Group
-}
-
-// maxRaceGrace bounds tokenState.raceGrace.
-const maxRaceGrace = 2 * time.Second
-
-// initTokens checks and takes over the token options; New calls it once a.sm
-// and a.meta are set.
-func (a *Auth) initTokens(cfg config) error {
-	t := &a.tokens
-	t.leeway = DefaultRefreshLeeway
-	if cfg.tokens.leewaySet {
-		t.leeway = cfg.tokens.leeway
-	}
-	t.refreshAhead = cfg.tokens.refreshAhead
-	t.userInfoClaims = cfg.tokens.userInfoClaims
-	if t.userInfoClaims && a.meta.UserinfoEndpoint == "" {
-		return optionError("WithUserInfoClaims", "the provider has no userinfo endpoint")
-	}
-	if cfg.sessions != nil {
-		t.raceGrace = min(a.timeout, maxRaceGrace)
-	}
-	return nil
-}
 
 // Token returns the access token of the request's login. When it expires
 // within the leeway (WithRefreshLeeway) it is first refreshed with the
@@ -162,24 +98,7 @@ func (a *Auth) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 		a.challenge(w, r)
 		return
 	}
-	a.fail(w, r, tokenStatus(err), err)
-}
-
-// tokenStatus maps an error of the token accessors to an HTTP status.
-func tokenStatus(err error) int {
-	switch {
-	case errors.Is(err, ErrNotLoggedIn):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrSession):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrRefresh), errors.Is(err, ErrUserInfo), errors.Is(err, ErrIDToken):
-		return http.StatusBadGateway
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return statusOf(err)
-	}
-	return http.StatusInternalServerError
+	a.fail(w, r, err)
 }
 
 // oauth2Token is the token a handler gets: no refresh token.

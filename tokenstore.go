@@ -24,8 +24,6 @@ type tokenSet struct {
 	Version int `json:"v"`
 }
 
-func tokensKey(loginID string) string { return "oidcauth.tokens." + loginID }
-
 // loadTokens reads the token set of l. A missing record means the login's
 // tokens are gone (logged out elsewhere, or expired).
 func (a *Auth) loadTokens(ctx context.Context, l *login) (*tokenSet, error) {

@@ -100,10 +100,6 @@ func userInfoClaims(body []byte, subject string) (map[string]json.RawMessage, er
 	return claims, nil
 }
 
-func userInfoError(cause error) error {
-	return newError(ErrUserInfo, "userinfo_failed", "The user's details could not be fetched from the provider.", cause)
-}
-
 // idTokenOnlyClaims are the claims about the token and the authentication,
 // not the user: merged claims always take them from the id_token.
 var idTokenOnlyClaims = []string{

@@ -3,7 +3,6 @@ package oidcauth
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,18 +50,14 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*
 	return l, ts, nil
 }
 
-func idTokenError(err error) error {
-	return newError(ErrIDToken, "invalid_id_token", "The provider's answer could not be verified.", err)
-}
-
 // idTokenExtra are the claims go-oidc does not check or expose.
 type idTokenExtra struct {
-	AuthorizedParty string          `json:"azp"`
-	SessionID       string          `json:"sid"`
-	IssuedAt        json.RawMessage `json:"iat"`
-	NotBefore       json.Number     `json:"nbf"`
-	AuthTime        json.Number     `json:"auth_time"`
-	ACR             string          `json:"acr"`
+	AuthorizedParty string    `json:"azp"`
+	SessionID       string    `json:"sid"`
+	IssuedAt        *jsonTime `json:"iat"`
+	NotBefore       *jsonTime `json:"nbf"`
+	AuthTime        *jsonTime `json:"auth_time"`
+	ACR             string    `json:"acr"`
 }
 
 // checkAuthentication enforces what the application asked of the user's
@@ -71,7 +66,7 @@ type idTokenExtra struct {
 // acr_values, acr must be one of them.
 func (a *Auth) checkAuthentication(extra *idTokenExtra) error {
 	if a.maxAge >= 0 {
-		at := numericDate(extra.AuthTime)
+		at := extra.AuthTime.time()
 		if at.IsZero() {
 			return errors.New("max_age was requested but the id_token has no auth_time")
 		}
@@ -102,11 +97,11 @@ func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oid
 	if idt.Subject == "" {
 		return nil, nil, errors.New("the id_token has no sub")
 	}
-	if len(extra.IssuedAt) == 0 || string(extra.IssuedAt) == "null" || idt.IssuedAt.IsZero() {
+	if extra.IssuedAt == nil || idt.IssuedAt.IsZero() {
 		return nil, nil, errors.New("the id_token has no iat")
 	}
 	// go-oidc allows nbf five minutes ahead; the configured leeway is the rule.
-	if nbf := numericDate(extra.NotBefore); !nbf.IsZero() && nbf.After(time.Now().Add(a.clockSkew)) {
+	if nbf := extra.NotBefore.time(); !nbf.IsZero() && nbf.After(time.Now().Add(a.clockSkew)) {
 		return nil, nil, fmt.Errorf("the id_token is not valid before %v (nbf)", nbf)
 	}
 	if idt.IssuedAt.After(time.Now().Add(a.clockSkew)) {

@@ -1,18 +1,19 @@
 package oidcauth
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 const (
@@ -53,17 +54,21 @@ func random(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func hashString(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return base64.RawURLEncoding.EncodeToString(h[:])
+// LoginHandler returns a handler that starts a login and then returns to the
+// same-origin path in its return_to parameter ("/" by default).
+func (a *Auth) LoginHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.requireMethod(w, r, "Use GET to log in.", http.MethodGet, http.MethodHead) {
+			return
+		}
+		a.startLogin(w, r, SafeReturnTo(r.URL.Query().Get("return_to")))
+	})
 }
-
-func pendingKey(stateHash string) string { return "oidcauth.pending." + stateHash }
 
 // startLogin stores a pending login and redirects the browser to the
 // provider. returnTo must already be sanitized.
 func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
-	state, nonce, verifier, secret := random(32), random(32), random(32), random(32)
+	state, nonce, verifier, secret := random(32), random(32), oauth2.GenerateVerifier(), random(32)
 	sh := hashString(state)
 	now := time.Now()
 	binding := sha256.Sum256([]byte(secret))
@@ -71,8 +76,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 		Binding: binding[:], Nonce: nonce, Verifier: verifier, ReturnTo: returnTo, Created: now.Unix(),
 	})
 	if err := a.storeCommit(r.Context(), pendingKey(sh), rec, now.Add(pendingTTL)); err != nil {
-		a.fail(w, r, http.StatusServiceUnavailable, newError(ErrSession, "session_unavailable",
-			"The login could not be started. Please try again later.", err))
+		a.fail(w, r, sessionError("The login could not be started. Please try again later.", err))
 		return
 	}
 	a.dropOldLogins(w, r)
@@ -88,10 +92,9 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 		// Lax: the provider's redirect back is a top-level GET navigation.
 		SameSite: http.SameSiteLaxMode,
 	})
-	challenge := sha256.Sum256([]byte(verifier))
 	u := a.authorizeURL + "&state=" + state + "&nonce=" + nonce +
-		"&code_challenge=" + base64.RawURLEncoding.EncodeToString(challenge[:]) + "&code_challenge_method=S256"
-	private(w.Header())
+		"&code_challenge=" + oauth2.S256ChallengeFromVerifier(verifier) + "&code_challenge_method=S256"
+	setNoStore(w.Header())
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
@@ -129,50 +132,21 @@ func (a *Auth) expireLoginCookie(w http.ResponseWriter, stateHash string) {
 	})
 }
 
-// takePending finds, checks and consumes the pending login of state: it must
-// exist, be bound to this browser by its cookie, and be younger than
-// pendingTTL. It is deleted before anything else happens, so it is used once.
-func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.Request, state string) (*pendingLogin, error) {
-	mismatch := func(why string, cause error) error {
-		if cause != nil {
-			why = why + ": " + cause.Error()
-		}
-		return newError(ErrStateMismatch, "state_mismatch",
-			"This login link is invalid, expired or already used. Please start again.", errors.New(why))
-	}
-	if state == "" {
-		return nil, mismatch("the callback has no state", nil)
-	}
-	if len(state) > maxStateLen {
-		return nil, mismatch("the state is too long", nil)
-	}
-	sh := hashString(state)
-	cookie, err := r.Cookie(a.cookies.loginPrefix + sh)
+// authorizeBase returns the authorization endpoint with the parameters that
+// are the same on every request, ready for state, nonce and code_challenge.
+func authorizeBase(endpoint string, cfg config) (string, error) {
+	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, mismatch("no login cookie for this state in this browser", nil)
+		return "", fmt.Errorf("%w: authorization_endpoint: %v", ErrDiscovery, err)
 	}
-	a.expireLoginCookie(w, sh)
-	b, found, err := a.storeFind(ctx, pendingKey(sh))
-	if err != nil {
-		return nil, newError(ErrSession, "session_unavailable", "The login could not be completed. Please try again later.", err)
+	q := u.Query()
+	for k, vs := range cfg.authParams {
+		q[k] = append(q[k], vs...)
 	}
-	if !found {
-		return nil, mismatch("unknown, expired or used state", nil)
-	}
-	if err := a.storeDelete(ctx, pendingKey(sh)); err != nil {
-		return nil, newError(ErrSession, "session_unavailable", "The login could not be completed. Please try again later.", err)
-	}
-	var p pendingLogin
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, mismatch("the pending login record is corrupt", err)
-	}
-	_, secret, _ := strings.Cut(cookie.Value, ".")
-	got := sha256.Sum256([]byte(secret))
-	if subtle.ConstantTimeCompare(got[:], p.Binding) != 1 {
-		return nil, mismatch("the login cookie does not match the pending login", nil)
-	}
-	if time.Since(time.Unix(p.Created, 0)) > pendingTTL {
-		return nil, mismatch("the pending login expired", nil)
-	}
-	return &p, nil
+	q.Set("response_type", "code")
+	q.Set("client_id", cfg.clientID)
+	q.Set("redirect_uri", cfg.redirectURL)
+	q.Set("scope", strings.Join(cfg.scopes, " "))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }

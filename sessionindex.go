@@ -54,21 +54,15 @@ const (
 	indexAttempts = 4
 )
 
-// destroyAgainAfter are the delays after which ended sessions are deleted
-// again. A request of the session that is under way when it ends (loaded
-// before the delete, answering after it) writes the session back, since scs
-// saves a session on every request when there is an idle timeout; deleting
-// it again closes that window for every request shorter than the last delay.
-var destroyAgainAfter = [...]time.Duration{2 * time.Second, 15 * time.Second}
-
 // indexState is an Auth's own state for the session index.
 type indexState struct {
 	// locks serialize the writes of a list within this process.
 	locks [64]sync.Mutex
 	// fullWarned is when the full-list warning was last logged.
 	fullWarned atomic.Int64
-	// again are the delays of destroyAgainAfter; tests shorten them.
-	again []time.Duration
+	// redeleteAfter are the delays of the package's redeleteAfter; tests
+	// shorten them.
+	redeleteAfter []time.Duration
 }
 
 // indexEntry is one session in a sid or sub list.
@@ -149,18 +143,6 @@ func decodeEntry(line string) (x indexEntry, ok bool) {
 	x.Expiry, err1 = strconv.ParseInt(exp, 10, 64)
 	x.Created, err2 = strconv.ParseInt(created, 10, 64)
 	return x, err1 == nil && err2 == nil
-}
-
-func sidIndexKey(issuer, sid string) string { return "oidcauth.sid." + hashString(issuer+"\x00"+sid) }
-func subIndexKey(issuer, sub string) string { return "oidcauth.sub." + hashString(issuer+"\x00"+sub) }
-
-// sessionStoreKey is the key under which scs stores the session of token:
-// with HashTokenInStore, scs stores it under base64url(SHA-256(token)).
-func (a *Auth) sessionStoreKey(token string) string {
-	if a.sm.HashTokenInStore {
-		return hashString(token)
-	}
-	return token
 }
 
 func (a *Auth) indexLock(key string) *sync.Mutex {
@@ -267,85 +249,4 @@ func (a *Auth) indexWrite(ctx context.Context, key string, list []indexEntry) er
 		return fmt.Errorf("%w: writing the session index: %v", ErrSession, err)
 	}
 	return nil
-}
-
-// destroySessions deletes the sessions of list and their token records from
-// the Store, so their cookies no longer authenticate on any instance, and
-// deletes them again later (see destroyAgainAfter).
-func (a *Auth) destroySessions(ctx context.Context, list []indexEntry) error {
-	var errs []error
-	for _, x := range list {
-		a.claims.forget(x.Login)
-		if err := a.storeDelete(ctx, x.Key); err != nil {
-			errs = append(errs, err)
-		}
-		if err := a.storeDelete(ctx, tokensKey(x.Login)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(list) > 0 {
-		keys := make([]string, 0, 2*len(list))
-		for _, x := range list {
-			keys = append(keys, x.Key, tokensKey(x.Login))
-		}
-		a.deleteLater(keys)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: deleting sessions: %v", ErrSession, err)
-	}
-	return nil
-}
-
-// deleteLater deletes keys again after each delay of destroyAgainAfter.
-func (a *Auth) deleteLater(keys []string) {
-	for _, d := range a.index.again {
-		time.AfterFunc(d, func() { a.deleteAgain(keys) })
-	}
-}
-
-func (a *Auth) deleteAgain(keys []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	for _, k := range keys {
-		if err := a.storeDelete(ctx, k); err != nil {
-			a.log.Warn("oidcauth: deleting an ended session again failed", "err", err)
-			return
-		}
-	}
-}
-
-// EndSessions ends every session of the user whose sub is subject, on every
-// instance that shares the session Store: their cookies no longer
-// authenticate, and their tokens are revoked at the provider when it has a
-// revocation endpoint (best effort, within the timeout). Use it when an
-// administrator disables a user. It does not stop new logins: refuse the
-// user in the application, or disable them at the provider too.
-//
-// It finds the sessions that logged in since this version of oidcauth
-// indexes them. An error wraps [ErrSession]; some sessions may have ended.
-func (a *Auth) EndSessions(ctx context.Context, subject string) error {
-	if subject == "" {
-		return fmt.Errorf("%w: EndSessions: the subject is empty", ErrBadRequest)
-	}
-	list, err := a.indexRead(ctx, subIndexKey(a.issuer, subject))
-	if err != nil {
-		return err
-	}
-	if len(list) == 0 {
-		return nil
-	}
-	// Read the tokens before deleting them, revoke after: the sessions end
-	// at once, whatever the provider's speed.
-	var sets []*tokenSet
-	if a.meta.RevocationEndpoint != "" {
-		for _, x := range list {
-			if ts, err := a.loadTokens(ctx, &login{ID: x.Login}); err == nil {
-				sets = append(sets, ts)
-			}
-		}
-	}
-	err = a.destroySessions(ctx, list)
-	a.log.Info("oidcauth: ended the sessions of a user", "sub", subject, "sessions", len(list))
-	a.revokeTokenSets(ctx, sets)
-	return err
 }

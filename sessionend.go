@@ -1,0 +1,104 @@
+package oidcauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Ending sessions. A session ends when its record and its login's token
+// record are deleted from the Store: its cookie then authenticates on no
+// instance. The package doc has the vocabulary (end, expire, forget,
+// delete).
+
+// redeleteAfter are the delays after which ended sessions are deleted
+// again. A request of the session that is under way when it ends (loaded
+// before the delete, answering after it) writes the session back, since scs
+// saves a session on every request when there is an idle timeout; deleting
+// it again closes that window for every request shorter than the last delay.
+var redeleteAfter = [...]time.Duration{2 * time.Second, 15 * time.Second}
+
+// endSessionsIn ends the sessions of list: it deletes them and their token
+// records from the Store, so their cookies no longer authenticate on any
+// instance, and deletes them again later (see redeleteAfter).
+func (a *Auth) endSessionsIn(ctx context.Context, list []indexEntry) error {
+	var errs []error
+	for _, x := range list {
+		a.claims.forget(x.Login)
+		if err := a.storeDelete(ctx, x.Key); err != nil {
+			errs = append(errs, err)
+		}
+		if err := a.storeDelete(ctx, tokensKey(x.Login)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(list) > 0 {
+		keys := make([]string, 0, 2*len(list))
+		for _, x := range list {
+			keys = append(keys, x.Key, tokensKey(x.Login))
+		}
+		a.redeleteLater(keys)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: deleting sessions: %v", ErrSession, err)
+	}
+	return nil
+}
+
+// redeleteLater deletes keys again after each delay of redeleteAfter.
+func (a *Auth) redeleteLater(keys []string) {
+	for _, d := range a.index.redeleteAfter {
+		time.AfterFunc(d, func() { a.redelete(keys) })
+	}
+}
+
+// redelete deletes keys, in the background: no request waits for it.
+func (a *Auth) redelete(keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	for _, k := range keys {
+		if err := a.storeDelete(ctx, k); err != nil {
+			a.log.Warn("oidcauth: deleting an ended session again failed", "err", err)
+			return
+		}
+	}
+}
+
+// EndSessions ends every session of the user whose sub is subject, on every
+// instance that shares the session Store: their cookies no longer
+// authenticate, and their tokens are revoked at the provider when it has a
+// revocation endpoint (best effort, within the timeout). Use it when an
+// administrator disables a user. It does not stop new logins: refuse the
+// user in the application, or disable them at the provider too.
+//
+// It finds the sessions that logged in since this version of oidcauth
+// indexes them. An empty subject is an error wrapping [ErrBadRequest]; a
+// store failure one wrapping [ErrSession], after which some sessions may
+// have ended.
+func (a *Auth) EndSessions(ctx context.Context, subject string) error {
+	if subject == "" {
+		return fmt.Errorf("%w: EndSessions: the subject is empty", ErrBadRequest)
+	}
+	list, err := a.indexRead(ctx, subIndexKey(a.issuer, subject))
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	// Read the tokens before deleting them, revoke after: the sessions end
+	// at once, whatever the provider's speed.
+	var sets []*tokenSet
+	if a.meta.RevocationEndpoint != "" {
+		for _, x := range list {
+			if ts, err := a.loadTokens(ctx, &login{ID: x.Login}); err == nil {
+				sets = append(sets, ts)
+			}
+		}
+	}
+	err = a.endSessionsIn(ctx, list)
+	a.log.Info("oidcauth: ended the sessions of a user", "sub", subject, "sessions", len(list))
+	a.revokeTokenSets(ctx, sets)
+	return err
+}

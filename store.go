@@ -1,0 +1,73 @@
+package oidcauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// oidcauth's own records live in the session manager's scs Store, beside
+// the sessions, so that every instance sharing the Store sees them. Their
+// keys all start with "oidcauth." and are built only here:
+//
+//	oidcauth.pending.<hash of state>     a login under way (start.go)
+//	oidcauth.tokens.<login ID>           a login's tokens (tokenstore.go)
+//	oidcauth.sid.<hash of issuer, sid>   the sessions of a provider session (sessionindex.go)
+//	oidcauth.sub.<hash of issuer, sub>   the sessions of a user (sessionindex.go)
+//	oidcauth.jti.<hash of issuer, jti>   a logout token already used (backchannel.go)
+//
+// A session itself is stored under its token, or the token's hash with
+// HashTokenInStore (sessionStoreKey).
+
+func pendingKey(stateHash string) string { return "oidcauth.pending." + stateHash }
+
+func tokensKey(loginID string) string { return "oidcauth.tokens." + loginID }
+
+func sidIndexKey(issuer, sid string) string { return "oidcauth.sid." + hashString(issuer+"\x00"+sid) }
+
+func subIndexKey(issuer, sub string) string { return "oidcauth.sub." + hashString(issuer+"\x00"+sub) }
+
+func jtiKey(issuer, jti string) string { return "oidcauth.jti." + hashString(issuer+"\x00"+jti) }
+
+// sessionStoreKey is the key under which scs stores the session of token:
+// with HashTokenInStore, scs stores it under base64url(SHA-256(token)).
+func (a *Auth) sessionStoreKey(token string) string {
+	if a.sm.HashTokenInStore {
+		return hashString(token)
+	}
+	return token
+}
+
+// hashString is base64url(SHA-256(s)), the form of every hash in a key.
+func hashString(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// storeFind, storeCommit and storeDelete read and write oidcauth's records
+// in the session manager's Store (read at each call: an application may
+// swap it), with the request's context when the Store takes one.
+
+func (a *Auth) storeFind(ctx context.Context, key string) ([]byte, bool, error) {
+	if s, ok := a.sm.Store.(scs.CtxStore); ok {
+		return s.FindCtx(ctx, key)
+	}
+	return a.sm.Store.Find(key)
+}
+
+func (a *Auth) storeCommit(ctx context.Context, key string, b []byte, expiry time.Time) error {
+	if s, ok := a.sm.Store.(scs.CtxStore); ok {
+		return s.CommitCtx(ctx, key, b, expiry)
+	}
+	return a.sm.Store.Commit(key, b, expiry)
+}
+
+func (a *Auth) storeDelete(ctx context.Context, key string) error {
+	if s, ok := a.sm.Store.(scs.CtxStore); ok {
+		return s.DeleteCtx(ctx, key)
+	}
+	return a.sm.Store.Delete(key)
+}
