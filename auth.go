@@ -130,13 +130,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if err := a.keys.fetch(ctx); err != nil {
 		return nil, fmt.Errorf("%w: key set %s: %v", ErrDiscovery, meta.JWKSURI, err)
 	}
-	skew := cfg.clockSkew
-	a.verifier = oidc.NewVerifier(issuer, a.keys, &oidc.Config{
-		ClientID:             cfg.clientID,
-		SupportedSigningAlgs: a.signingAlgs,
-		// go-oidc has no leeway for exp: check it against a clock set back.
-		Now: func() time.Time { return time.Now().Add(-skew) },
-	})
+	a.verifier = newIDTokenVerifier(issuer, a.keys, cfg.clientID, a.signingAlgs, cfg.clockSkew)
 
 	style := oauth2.AuthStyleInHeader
 	if a.authMethod != AuthMethodBasic {

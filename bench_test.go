@@ -15,13 +15,6 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// nopWriter is a ResponseWriter that keeps nothing but its header.
-type nopWriter struct{ h http.Header }
-
-func (w *nopWriter) Header() http.Header         { return w.h }
-func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *nopWriter) WriteHeader(int)             {}
-
 // BenchmarkAuthenticatedGET is the hot path: a logged-in GET whose handler
 // reads the claims, beside (a) the bare handler and (b) the same handler
 // behind scs alone with one session Get of the same session. oidcauth's cost
@@ -213,12 +206,29 @@ func BenchmarkRefreshStorm(b *testing.B) {
 	b.ReportMetric(1, "grants/storm")
 }
 
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// nopWriter is a ResponseWriter that keeps nothing but its header.
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header { return w.h }
+
+func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w *nopWriter) WriteHeader(int) {}
+
 // statusWriter is a ResponseWriter that keeps the status.
 type statusWriter struct {
 	h      http.Header
 	status int
 }
 
-func (w *statusWriter) Header() http.Header         { return w.h }
+func (w *statusWriter) Header() http.Header { return w.h }
+
 func (w *statusWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *statusWriter) WriteHeader(s int)           { w.status = s }
+
+func (w *statusWriter) WriteHeader(s int) { w.status = s }

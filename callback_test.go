@@ -13,15 +13,6 @@ import (
 	"github.com/oidcauth/oidcauth/oidctest"
 )
 
-// recordErrors makes h's error handler remember the last error, then answer
-// as the default does.
-func recordErrors(last *error) Option {
-	return WithErrorHandler(func(w http.ResponseWriter, r *http.Request, status int, err error) {
-		*last = err
-		DefaultErrorHandler(w, r, status, err)
-	})
-}
-
 func TestCallbackRejectsBadState(t *testing.T) {
 	tests := []struct {
 		name string
@@ -95,25 +86,6 @@ func TestCallbackRejectsBadState(t *testing.T) {
 			}
 		})
 	}
-}
-
-func (h *harness) mustLoginCallback(callback string) {
-	h.t.Helper()
-	if resp := h.get(callback); resp.StatusCode != http.StatusFound {
-		h.t.Fatalf("callback: status %d body %s", resp.StatusCode, body(resp))
-	}
-}
-
-func withParam(rawURL, key, value string) string {
-	u := mustParse(rawURL)
-	q := u.Query()
-	if value == "" {
-		q.Del(key)
-	} else {
-		q.Set(key, value)
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func TestCallbackMalformedParameters(t *testing.T) {

@@ -15,65 +15,48 @@ import (
 // It costs one session lookup, one clock read and one context value per
 // request; claims are decoded only when a handler asks for them, and once
 // per interval a store read checks that the login was not ended elsewhere.
-func (a *Auth) Require(next http.Handler) http.Handler {
+func (a *Auth) Require(next http.Handler) http.Handler { return a.withLogin(next, true) }
+
+// Optional is the middleware for pages that serve everyone but greet a
+// logged-in user: it puts the claims in the context when there is a login
+// and lets anonymous requests through unchanged.
+func (a *Auth) Optional(next http.Handler) http.Handler { return a.withLogin(next, false) }
+
+// withLogin is Require (required) and Optional. A request without a loaded
+// session goes through the manager's LoadAndSave, which comes back here.
+func (a *Auth) withLogin(next http.Handler, required bool) http.Handler {
 	var loading http.Handler
 	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, done := a.lookupLogin(w, r, loading)
-		if done {
+		l, loaded := a.sessionLogin(r.Context())
+		if !loaded {
+			loading.ServeHTTP(w, r)
 			return
 		}
-		if l == nil {
-			a.challenge(w, r)
-			return
-		}
-		if a.tokens.refreshAhead {
-			if l = a.refreshAhead(w, r, l, true); l == nil {
+		if l != nil {
+			var answered bool
+			if l, answered = a.confirmLive(w, r, l); answered {
 				return
 			}
+		}
+		if l != nil && a.tokens.refreshAhead {
+			// nil: Require has answered, Optional serves an anonymous request.
+			if l = a.refreshAhead(w, r, l, required); l == nil && required {
+				return
+			}
+		}
+		if l == nil {
+			if required {
+				a.challenge(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
 		}
 		l.cache = a.claims
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, l)))
 	})
 	loading = a.sm.LoadAndSave(self)
 	return self
-}
-
-// Optional is the middleware for pages that serve everyone but greet a
-// logged-in user: it puts the claims in the context when there is a login
-// and lets anonymous requests through unchanged.
-func (a *Auth) Optional(next http.Handler) http.Handler {
-	var loading http.Handler
-	self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, done := a.lookupLogin(w, r, loading)
-		if done {
-			return
-		}
-		if l != nil && a.tokens.refreshAhead {
-			l = a.refreshAhead(w, r, l, false)
-		}
-		if l != nil {
-			l.cache = a.claims
-			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, l))
-		}
-		next.ServeHTTP(w, r)
-	})
-	loading = a.sm.LoadAndSave(self)
-	return self
-}
-
-// lookupLogin returns the request's live login, or nil when anonymous.
-// done reports that the request was handed to loading (no session was
-// loaded yet: loading loads one and comes back) or answered (a store error).
-func (a *Auth) lookupLogin(w http.ResponseWriter, r *http.Request, loading http.Handler) (l *login, done bool) {
-	l, loaded := a.sessionLogin(r.Context())
-	if !loaded {
-		loading.ServeHTTP(w, r)
-		return nil, true
-	}
-	if l == nil {
-		return nil, false
-	}
-	return a.confirmLive(w, r, l)
 }
 
 // challenge answers an anonymous request: a redirect to the provider for a

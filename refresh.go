@@ -244,13 +244,9 @@ func (a *Auth) verifyRefreshedIDToken(ctx context.Context, l *login, raw, access
 
 // followIDToken makes the session's login carry the token set's id_token
 // when it is newer (a refresh brought one), so claims and id_token_hint
-// follow it. It returns the login to use for the rest of the request.
-//
-// scs saves a session whole: a request that began before the refresh and
-// modifies the session writes the previous login back. Its id_token is
-// older but was verified and is about the same user; the next call of an
-// accessor (or the middleware with WithRefreshAhead) puts the newer one
-// back.
+// follow it. It returns the login to use for the rest of the request. A
+// request that began before the refresh may write the older login back
+// (package doc, "Sessions and records").
 func (a *Auth) followIDToken(ctx context.Context, l *login, ts *tokenSet) *login {
 	if ts.IDToken == "" || ts.IDToken == l.IDToken {
 		return l

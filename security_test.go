@@ -3,9 +3,7 @@ package oidcauth
 import (
 	"errors"
 	"net/http"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
@@ -69,35 +67,6 @@ func TestTamperedSessionCookie(t *testing.T) {
 			t.Errorf("session cookie %q: status %d, want 401", v, got)
 		}
 	}
-}
-
-// flakyStore is a memstore whose operations fail while broken is set.
-type flakyStore struct {
-	*memstore.MemStore
-	broken atomic.Bool
-}
-
-var errStoreDown = errors.New("store down")
-
-func (s *flakyStore) Find(token string) ([]byte, bool, error) {
-	if s.broken.Load() {
-		return nil, false, errStoreDown
-	}
-	return s.MemStore.Find(token)
-}
-
-func (s *flakyStore) Commit(token string, b []byte, expiry time.Time) error {
-	if s.broken.Load() {
-		return errStoreDown
-	}
-	return s.MemStore.Commit(token, b, expiry)
-}
-
-func (s *flakyStore) Delete(token string) error {
-	if s.broken.Load() {
-		return errStoreDown
-	}
-	return s.MemStore.Delete(token)
 }
 
 // TestStoreDownFailsClosed: with the session store down nothing

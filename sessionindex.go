@@ -15,31 +15,8 @@ import (
 	"time"
 )
 
-// The session index.
-//
-// Back-channel logout and EndSessions must find the sessions of a provider
-// session (sid) or of a user (sub) from any instance of the application, so
-// the index lives in the scs Store beside the sessions: one record per sid
-// and one per sub, each a short list of the sessions that logged in
-// with it. A list entry names the session's key in the Store (what Store.
-// Delete needs) and the login's ID (which names its token record).
-//
-// Entries are added at login, right after the session token is renewed, and
-// expire with the session's absolute deadline. Ending sessions does not edit
-// the lists: an entry whose session is gone is dropped the next time a login
-// of the same sid or sub rewrites the list, and a record expires with its
-// last session.
-//
-// The scs Store has no transactions and no prefix scan, so adding an entry
-// is a read-modify-write of the list. Within one process the writes of a
-// list are serialized by a lock. Across instances two logins of one user
-// finishing within the same few milliseconds can overwrite each other's
-// entry; each write is read back and retried when its entry is missing,
-// which narrows that window to the rare write landing between another's
-// write and its read-back. An entry lost that way leaves one session that a
-// logout by sub does not find (a logout by sid still does, as each provider
-// session has its own list); that session still ends at its idle timeout or
-// lifetime.
+// The session index: how it works and what it cannot promise is in the
+// package doc, "The session index".
 
 const (
 	// maxIndexEntries bounds a list; beyond it the oldest entries are

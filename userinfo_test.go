@@ -10,15 +10,6 @@ import (
 	"github.com/oidcauth/oidcauth/oidctest"
 )
 
-// userinfo returns GET /api/userinfo's status and JSON object.
-func (h *harness) userinfo() (int, map[string]any) {
-	h.t.Helper()
-	resp := h.do(http.MethodGet, "/api/userinfo", nil)
-	var claims map[string]any
-	json.Unmarshal([]byte(body(resp)), &claims)
-	return resp.StatusCode, claims
-}
-
 func TestUserInfo(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -157,4 +148,13 @@ func TestUserInfoClaimsAtLoginRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// userinfo returns GET /api/userinfo's status and JSON object.
+func (h *harness) userinfo() (int, map[string]any) {
+	h.t.Helper()
+	resp := h.do(http.MethodGet, "/api/userinfo", nil)
+	var claims map[string]any
+	json.Unmarshal([]byte(body(resp)), &claims)
+	return resp.StatusCode, claims
 }

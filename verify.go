@@ -13,6 +13,17 @@ import (
 	"golang.org/x/oauth2"
 )
 
+// newIDTokenVerifier is go-oidc's verifier of the provider's id_tokens:
+// signature with a key of keys and one of algs, iss, aud and exp. go-oidc
+// has no leeway for exp: it checks it against a clock set back by skew.
+func newIDTokenVerifier(issuer string, keys oidc.KeySet, clientID string, algs []string, skew time.Duration) *oidc.IDTokenVerifier {
+	return oidc.NewVerifier(issuer, keys, &oidc.Config{
+		ClientID:             clientID,
+		SupportedSigningAlgs: algs,
+		Now:                  func() time.Time { return time.Now().Add(-skew) },
+	})
+}
+
 // verifyTokens checks the token response of a code exchange and returns the
 // login and the tokens to store. nonce is the pending login's.
 func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*login, *tokenSet, error) {

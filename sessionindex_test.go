@@ -2,11 +2,8 @@ package oidcauth
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,41 +11,6 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/oidcauth/oidcauth/oidctest"
 )
-
-func TestEndSessions(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, oidctest.Config{}, WithScopes("openid", "offline_access"))
-	h.mustLogin("/me")
-	second := h.newBrowser()
-	second.mustLogin("/me")
-	_, access1, refresh1 := h.sessionTokens()
-	_, access2, refresh2 := second.sessionTokens()
-	h.op.SetUser(oidctest.User{Subject: "bob"})
-	bob := h.newBrowser()
-	bob.mustLogin("/me")
-
-	ctx := context.Background()
-	if err := h.auth.EndSessions(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	h.mustBeLoggedOut("alice's first browser")
-	second.mustBeLoggedOut("alice's second browser")
-	if s := bob.apiStatus(); s != http.StatusOK {
-		t.Fatalf("another user's session ended: %d", s)
-	}
-	revoked := h.op.Revoked()
-	for _, tok := range []string{access1, refresh1, access2, refresh2} {
-		if !slices.Contains(revoked, tok) {
-			t.Errorf("a token of alice was not revoked (%d revoked)", len(revoked))
-		}
-	}
-	if err := h.auth.EndSessions(ctx, "nobody"); err != nil {
-		t.Errorf("EndSessions of a user without sessions: %v", err)
-	}
-	if err := h.auth.EndSessions(ctx, ""); !errors.Is(err, ErrBadRequest) {
-		t.Errorf("EndSessions(\"\"): %v, want ErrBadRequest", err)
-	}
-}
 
 // TestIndexPrunesEndedSessions: the list of a user drops the sessions that
 // ended, when a login rewrites it.
@@ -107,28 +69,6 @@ func TestIndexKeepsNewEntries(t *testing.T) {
 	if !slices.Equal(keys, []string{"not-committed-yet", "new"}) {
 		t.Fatalf("entries %q, want the pending one and the new one", keys)
 	}
-}
-
-// racyStore is a memstore where, the first time a sub index is written,
-// another instance writes it right after (a lost update).
-type racyStore struct {
-	*memstore.MemStore
-	mu    sync.Mutex
-	raced bool
-}
-
-func (s *racyStore) Commit(key string, b []byte, expiry time.Time) error {
-	if err := s.MemStore.Commit(key, b, expiry); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.raced || !strings.HasPrefix(key, "oidcauth.sub.") {
-		return nil
-	}
-	s.raced = true
-	other := encodeIndex([]indexEntry{{Key: "other-instance", Login: "x", Expiry: time.Now().Add(time.Hour).Unix(), Created: time.Now().Unix()}})
-	return s.MemStore.Commit(key, other, expiry)
 }
 
 // TestIndexSurvivesALostUpdate: when another instance overwrites the list

@@ -34,12 +34,6 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,4 +225,187 @@ func mustParse(s string) *url.URL {
 func newJar() http.CookieJar {
 	jar, _ := cookiejar.New(nil)
 	return jar
+}
+
+// newBrowser returns h with a browser of its own (an empty cookie jar).
+func (h *harness) newBrowser() *harness {
+	b := *h
+	jar, _ := cookiejar.New(nil)
+	b.client = &http.Client{Jar: jar, CheckRedirect: h.client.CheckRedirect}
+	return &b
+}
+
+// claims returns the logged-in user's claims, from /api/me.
+func (h *harness) claims() map[string]any {
+	h.t.Helper()
+	resp := h.do(http.MethodGet, "/api/me", http.Header{"Accept": {"application/json"}})
+	var c map[string]any
+	if err := json.Unmarshal([]byte(body(resp)), &c); resp.StatusCode != http.StatusOK || err != nil {
+		h.t.Fatalf("GET /api/me: %d %s", resp.StatusCode, body(resp))
+	}
+	return c
+}
+
+// sidSub returns the sid and sub of the logged-in user.
+func (h *harness) sidSub() (string, string) {
+	c := h.claims()
+	sid, _ := c["sid"].(string)
+	sub, _ := c["sub"].(string)
+	if sid == "" || sub == "" {
+		h.t.Fatalf("claims without sid or sub: %v", c)
+	}
+	return sid, sub
+}
+
+// mustBeLoggedOut fails unless h's browser, cookie and all, is anonymous:
+// an API request gets 401 and a page sends it to the provider.
+func (h *harness) mustBeLoggedOut(what string) {
+	h.t.Helper()
+	if s := h.apiStatus(); s != http.StatusUnauthorized {
+		h.t.Fatalf("%s: GET /api/me with the old cookie: %d, want 401", what, s)
+	}
+	if resp := h.get("/me"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), h.op.Issuer) {
+		h.t.Fatalf("%s: GET /me: %d to %q, want a redirect to the provider", what, resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// logout posts the logout form from the app's own page.
+func (h *harness) logout() *http.Response {
+	h.t.Helper()
+	return h.do(http.MethodPost, "/logout", http.Header{"Origin": {h.app.URL}, "Sec-Fetch-Site": {"same-origin"}})
+}
+
+// serveBackchannel serves h's back-channel logout handler on a server of its
+// own, as the usual app would (behind LoadAndSave), registers it as the
+// client's back-channel logout URI at the provider and returns it.
+func (h *harness) serveBackchannel() string {
+	h.t.Helper()
+	srv := httptest.NewServer(h.auth.LoadAndSave(h.auth.BackchannelLogoutHandler()))
+	h.t.Cleanup(srv.Close)
+	c, ok := h.op.Client(h.auth.clientID)
+	if !ok {
+		h.t.Fatalf("no client %q at the provider", h.auth.clientID)
+	}
+	c.BackchannelLogoutURI = srv.URL + "/backchannel-logout"
+	h.op.SetClient(c)
+	return c.BackchannelLogoutURI
+}
+
+// postLogout posts form to the back-channel logout URI as a provider does:
+// no cookie, no Origin.
+func postLogout(t *testing.T, uri string, form url.Values, header http.Header) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, uri, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp
+}
+
+func logoutForm(token string) url.Values { return url.Values{"logout_token": {token}} }
+
+// recordErrors makes h's error handler remember the last error, then answer
+// as the default does.
+func recordErrors(last *error) Option {
+	return WithErrorHandler(func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		*last = err
+		DefaultErrorHandler(w, r, status, err)
+	})
+}
+
+func (h *harness) mustLoginCallback(callback string) {
+	h.t.Helper()
+	if resp := h.get(callback); resp.StatusCode != http.StatusFound {
+		h.t.Fatalf("callback: status %d body %s", resp.StatusCode, body(resp))
+	}
+}
+
+func withParam(rawURL, key, value string) string {
+	u := mustParse(rawURL)
+	q := u.Query()
+	if value == "" {
+		q.Del(key)
+	} else {
+		q.Set(key, value)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// offline asks for a refresh token.
+var offline = WithScopes("openid", "profile", "email", "offline_access")
+
+// tokenRoutes are the harness's routes for the token accessors.
+func (h *harness) tokenRoutes(mux *http.ServeMux) {
+	token := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := h.auth.Token(r)
+		if err != nil {
+			h.auth.HandleError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(tok)
+	})
+	mux.Handle("GET /api/token", h.auth.Require(token))
+	mux.Handle("GET /token-page", h.auth.Require(token))
+	mux.Handle("GET /api/token-open", token) // no Require: Token on an anonymous session
+	mux.Handle("GET /api/userinfo", h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, err := h.auth.UserInfo(r)
+		if err != nil {
+			h.auth.HandleError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(info)
+	})))
+	// /api/call GETs the URL in its url parameter with Client and relays the answer.
+	mux.Handle("GET /api/call", h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, r.URL.Query().Get("url"), nil)
+		resp, err := h.auth.Client(r).Do(req)
+		if err != nil {
+			h.auth.HandleError(w, r, err)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	})))
+}
+
+// fetch GETs path as an API client; safe in any goroutine.
+func (h *harness) fetch(path string) (int, string, error) {
+	req, _ := http.NewRequest(http.MethodGet, h.app.URL+path, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// apiToken returns the access token GET /api/token answers, failing unless 200.
+func (h *harness) apiToken() string {
+	h.t.Helper()
+	resp := h.do(http.MethodGet, "/api/token", nil)
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal([]byte(body(resp)), &tok); resp.StatusCode != http.StatusOK || err != nil || tok.AccessToken == "" {
+		h.t.Fatalf("GET /api/token: status %d body %s", resp.StatusCode, body(resp))
+	}
+	if tok.RefreshToken != "" {
+		h.t.Fatal("GET /api/token: Token handed out the refresh token")
+	}
+	return tok.AccessToken
 }
