@@ -4,12 +4,14 @@ MODULES := $(sort $(patsubst ./%,%,$(patsubst %/go.mod,%,$(shell find . -name go
 UNIT_MODULES := $(filter-out e2e,$(MODULES))
 FUZZTIME ?= 10s
 
-.PHONY: test test-unit test-e2e vet fuzz bench run vulncheck
+STATICCHECK_VERSION ?= v0.8.2
 
-## test: vet and race-test every module, then the end-to-end suite.
+.PHONY: test test-unit test-e2e vet lint fuzz bench run vulncheck
+
+## test: vet, lint and race-test every module, then the end-to-end suite.
 test: test-unit test-e2e
 
-test-unit: vet
+test-unit: vet lint
 	@set -e; for m in $(UNIT_MODULES); do \
 		echo "== go test -race $$m"; \
 		(cd $$m && go test -race -count=1 ./...); \
@@ -19,6 +21,17 @@ vet:
 	@set -e; for m in $(MODULES); do \
 		echo "== go vet $$m"; \
 		(cd $$m && go vet ./...); \
+	done
+
+## lint: staticcheck over every module (installed at STATICCHECK_VERSION
+## into GOPATH/bin when missing).
+lint:
+	@command -v staticcheck >/dev/null 2>&1 || [ -x "$$(go env GOPATH)/bin/staticcheck" ] || \
+		{ echo "== installing staticcheck $(STATICCHECK_VERSION)"; go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
+	@set -e; sc=$$(command -v staticcheck || echo "$$(go env GOPATH)/bin/staticcheck"); \
+	for m in $(MODULES); do \
+		echo "== staticcheck $$m"; \
+		(cd $$m && $$sc ./...); \
 	done
 
 test-e2e:

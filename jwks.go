@@ -49,7 +49,7 @@ var joseAlgs = func() []jose.SignatureAlgorithm {
 // VerifySignature returns the payload of jwt when a key of the set verifies
 // its signature. The verifier has already checked the algorithm.
 func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, joseAlgs)
+	jws, err := jose.ParseSignedCompact(jwt, joseAlgs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed JWT: %v", err)
 	}

@@ -351,7 +351,7 @@ func TestLoginAndLogout(t *testing.T) {
 	if claims := wantJSON(t, resp, body, http.StatusOK); claims["sub"] != "alice" {
 		t.Errorf("GET /api/me claims: %v", claims)
 	}
-	resp, body = a.get("/", nil)
+	_, body = a.get("/", nil)
 	if !strings.Contains(body, "<strong>Alice Example</strong>") ||
 		!strings.Contains(body, `<form method="post" action="/logout"><button>Log out</button></form>`) {
 		t.Errorf("GET / after login: want the name and a logout form:\n%s", body)
