@@ -248,8 +248,11 @@ func (a *Auth) verifyLogoutToken(ctx context.Context, v *oidc.IDTokenVerifier, r
 	return lt, nil
 }
 
-// checkLogoutTyp requires the typ header, when present, to be logout+jwt
-// (explicit typing, against cross-JWT confusion). The signature was checked.
+// checkLogoutTyp refuses a logout token explicitly typed as another kind of
+// JWT (at+jwt, secevent+jwt, ...), against cross-JWT confusion. It accepts
+// no typ, JWT (which some certified providers send) and logout+jwt; an
+// id_token, typed JWT, is still refused by its missing event and its nonce.
+// The signature was checked.
 func checkLogoutTyp(raw string) error {
 	h, _, _ := strings.Cut(raw, ".")
 	b, err := base64.RawURLEncoding.DecodeString(h)
@@ -272,8 +275,8 @@ func checkLogoutTyp(raw string) error {
 	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
 		typ = typ[len("application/"):]
 	}
-	if !strings.EqualFold(typ, "logout+jwt") {
-		return refuse("the logout token's typ is not logout+jwt", fmt.Errorf("typ %q", printable(typ, 64)))
+	if !strings.EqualFold(typ, "logout+jwt") && !strings.EqualFold(typ, "JWT") {
+		return refuse("the logout token's typ is neither logout+jwt nor JWT", fmt.Errorf("typ %q", printable(typ, 64)))
 	}
 	return nil
 }

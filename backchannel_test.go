@@ -54,6 +54,17 @@ func TestBackchannelLogoutEndsSessions(t *testing.T) {
 		{name: "typ application/logout+jwt", token: func(op *oidctest.Provider, sid, sub string) string {
 			return op.SignTyped(op.LogoutClaims("client", sub, sid), "application/Logout+JWT")
 		}},
+		{name: "typ JWT", token: func(op *oidctest.Provider, sid, sub string) string {
+			return op.SignTyped(op.LogoutClaims("client", sub, sid), "JWT")
+		}},
+		{name: "typ application/jwt", token: func(op *oidctest.Provider, sid, sub string) string {
+			return op.SignTyped(op.LogoutClaims("client", sub, sid), "application/jwt")
+		}},
+		{name: "typ JWT and no exp, as some certified providers send", token: func(op *oidctest.Provider, sid, sub string) string {
+			c := op.LogoutClaims("client", sub, sid)
+			delete(c, "exp")
+			return op.SignTyped(c, "JWT")
+		}},
 		{name: "no exp, recent iat", token: func(op *oidctest.Provider, sid, sub string) string {
 			c := op.LogoutClaims("client", sub, sid)
 			delete(c, "exp")
@@ -161,9 +172,15 @@ func TestBackchannelLogoutRefusals(t *testing.T) {
 		{name: "missing jti", edit: func(c map[string]any) { delete(c, "jti") }},
 		{name: "empty jti", edit: func(c map[string]any) { c["jti"] = "" }},
 		{name: "jti not a string", edit: func(c map[string]any) { c["jti"] = 42 }},
-		{name: "typ JWT", typ: "JWT"},
-		{name: "typ at+jwt", typ: "at+jwt"},
+		{name: "typ of an access token", typ: "at+jwt"},
+		{name: "typ of a security event", typ: "secevent+jwt"},
+		{name: "typ JOSE", typ: "JOSE"},
+		{name: "typ application/", typ: "application/"},
 		{name: "an id_token as logout token", edit: func(c map[string]any) {
+			delete(c, "events")
+			c["nonce"] = "n"
+		}},
+		{name: "an id_token typed JWT as logout token", typ: "JWT", edit: func(c map[string]any) {
 			delete(c, "events")
 			c["nonce"] = "n"
 		}},

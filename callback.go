@@ -131,9 +131,11 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.loginUserInfo(ctx, l, ts); err != nil {
-		a.fail(w, r, err)
-		return
+	if a.tokens.userInfoClaims {
+		if err := a.loginUserInfo(ctx, l, ts); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	}
 	// Parse the claims once, into the cache the requests to come read.
 	if _, err := a.claims.get(l); err != nil {

@@ -141,9 +141,6 @@ func remergeClaims(merged []byte, idToken string) ([]byte, error) {
 // userinfo with the new access token and stores the merged claims in the
 // login. A failure, or claims about another subject, fails the login.
 func (a *Auth) loginUserInfo(ctx context.Context, l *login, ts *tokenSet) error {
-	if !a.tokens.userInfoClaims {
-		return nil
-	}
 	body, _, err := a.fetchUserInfo(ctx, ts)
 	if err != nil {
 		return userInfoError(err)
