@@ -22,7 +22,9 @@ const minRSABits = 2048
 // keySet is the provider's JSON Web Key Set, cached. It implements go-oidc's
 // KeySet. Unlike go-oidc's RemoteKeySet it refetches on an unknown key at most
 // once per interval, so tokens with made-up key IDs cannot make it hammer
-// the provider, and it keeps its cached keys when a fetch fails.
+// the provider, and it keeps its cached keys when a fetch fails. Filling the
+// cache (at New) is not a refetch: a provider that rotates its key right
+// after the application starts is followed at the first unknown key.
 type keySet struct {
 	url      string
 	client   *http.Client
@@ -30,10 +32,10 @@ type keySet struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	mu      sync.RWMutex
-	keys    []jose.JSONWebKey
-	fetched time.Time // last fetch attempt, successful or not
-	gen     uint64    // count of successful fetches
+	mu        sync.RWMutex
+	keys      []jose.JSONWebKey
+	refetched time.Time // last refetch for an unknown key, successful or not
+	gen       uint64    // count of successful fetches
 
 	fetchMu sync.Mutex // one fetch at a time
 }
@@ -95,15 +97,18 @@ func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg str
 func (k *keySet) refresh(ctx context.Context, seen uint64) bool {
 	k.fetchMu.Lock()
 	defer k.fetchMu.Unlock()
-	k.mu.RLock()
-	gen, last := k.gen, k.fetched
-	k.mu.RUnlock()
+	k.mu.Lock()
+	gen, last := k.gen, k.refetched
 	if gen != seen {
+		k.mu.Unlock()
 		return true // another request fetched while this one waited
 	}
 	if time.Since(last) < k.interval {
+		k.mu.Unlock()
 		return false
 	}
+	k.refetched = time.Now()
+	k.mu.Unlock()
 	return k.fetch(ctx) == nil
 }
 
@@ -114,7 +119,6 @@ func (k *keySet) fetch(ctx context.Context) error {
 	keys, err := k.load(ctx)
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.fetched = time.Now()
 	if err != nil {
 		k.log.Warn("oidcauth: fetching the provider's key set failed; keeping the cached keys", "url", k.url, "err", err)
 		return err
