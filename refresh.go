@@ -22,6 +22,9 @@ type tokenState struct {
 	raceGrace time.Duration
 	// flights makes concurrent refreshes of one login a single one.
 	flights singleflight.Group
+	// noLease refreshes without the lease; tests set it to reach the
+	// rotation-race recovery.
+	noLease bool
 }
 
 // maxRaceGrace bounds tokenState.raceGrace.
@@ -96,7 +99,7 @@ func (a *Auth) freshTokens(ctx context.Context, l *login, refused string) (*toke
 		ch := a.tokens.flights.DoChan(l.ID, func() (any, error) {
 			// The flight serves every waiter: it must not end with the
 			// context of the request that happened to start it.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout+a.tokens.raceGrace+time.Second)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshBound(a.timeout, a.tokens.raceGrace))
 			defer cancel()
 			return a.refresh(fctx, l, refused)
 		})
@@ -111,15 +114,54 @@ func (a *Auth) freshTokens(ctx context.Context, l *login, refused string) (*toke
 		}
 	}
 	if a.needsRefresh(ts, refused, time.Now()) {
-		return nil, refreshError(errors.New("the refreshed access token is already refused"))
+		return nil, refreshError(errors.New("the refreshed access token is already stale"))
 	}
 	return ts, nil
 }
 
-// refresh runs once per login at a time (single-flight). It re-reads the
-// token record first: another request or instance may have refreshed it
-// meanwhile, and the refresh token it holds may have been rotated.
+// refresh runs once per login at a time in this process (single-flight),
+// and under the login's refresh lease across the instances sharing the
+// Store (lease.go). It re-reads the token record first: another request or
+// instance may have refreshed it meanwhile, and the refresh token it holds
+// may have been rotated. It never sends a refresh token while another
+// instance holds the lease: it waits for that instance's tokens, for at
+// most the timeout plus the lease's life, and fails closed after that.
 func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet, error) {
+	deadline := time.Now().Add(a.timeout + leaseTTL)
+	for {
+		cur, err := a.loadTokens(ctx, l)
+		if err != nil {
+			return nil, asTokenError(err)
+		}
+		if !a.needsRefresh(cur, refused, time.Now()) {
+			return cur, nil
+		}
+		if cur.RefreshToken == "" {
+			return nil, a.expireLogin(ctx, l, cur, errors.New("the access token expired and there is no refresh token"))
+		}
+		if a.tokens.noLease {
+			return a.redeem(ctx, l, cur)
+		}
+		ls, err := a.takeLease(ctx, l.ID)
+		if errors.Is(err, errLeaseHeld) {
+			if err := a.awaitLease(ctx, l, cur, deadline); err != nil {
+				return nil, err
+			}
+			continue // the holder stored new tokens, or gave up: look again
+		}
+		if err != nil {
+			return nil, asTokenError(err)
+		}
+		ts, err := a.redeemUnderLease(ctx, l, refused)
+		ls.release(ctx)
+		return ts, err
+	}
+}
+
+// redeemUnderLease refreshes while holding the lease, after reading the
+// record once more: the previous holder may have stored new tokens just
+// before this instance took the lease.
+func (a *Auth) redeemUnderLease(ctx context.Context, l *login, refused string) (*tokenSet, error) {
 	cur, err := a.loadTokens(ctx, l)
 	if err != nil {
 		return nil, asTokenError(err)
@@ -127,9 +169,12 @@ func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet
 	if !a.needsRefresh(cur, refused, time.Now()) {
 		return cur, nil
 	}
-	if cur.RefreshToken == "" {
-		return nil, a.endLogin(ctx, l, cur, errors.New("the access token expired and there is no refresh token"))
-	}
+	return a.redeem(ctx, l, cur)
+}
+
+// redeem sends cur's refresh token to the token endpoint and stores what
+// comes back.
+func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, error) {
 	pctx, cancel := a.providerContext(ctx)
 	defer cancel()
 	tok, err := a.oauth.TokenSource(pctx, &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
@@ -143,7 +188,7 @@ func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet
 				a.log.Debug("oidcauth: another instance refreshed the tokens first", "sub", l.Subject)
 				return newer, nil
 			}
-			return nil, a.endLogin(ctx, l, cur, fmt.Errorf("the provider refused the refresh token: %w", tokenError(err)))
+			return nil, a.expireLogin(ctx, l, cur, fmt.Errorf("the provider refused the refresh token: %w", tokenError(err)))
 		}
 		a.log.Warn("oidcauth: refreshing the tokens failed", "sub", l.Subject, "err", tokenError(err))
 		return nil, refreshError(tokenError(err))
@@ -163,24 +208,19 @@ func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet
 	}
 	if raw, _ := tok.Extra("id_token").(string); raw != "" {
 		if err := a.verifyRefreshedIDToken(ctx, l, raw, tok.AccessToken); err != nil {
-			a.endLogin(ctx, l, cur, err)
+			a.expireLogin(ctx, l, cur, err)
 			// A provider failure to the request (502), and the login is over.
 			return nil, newError(ErrIDToken, "invalid_id_token", "The provider's answer could not be verified. Please log in again.",
 				fmt.Errorf("%w: the refreshed id_token: %v", errLoginEnded, err)).withStatus(http.StatusBadGateway)
 		}
 		next.IDToken = raw
 	}
-	// Store only over the set this refresh started from: a logout may have
-	// deleted it, or (without rotation) another instance stored a newer one.
-	latest, err := a.loadTokens(ctx, l)
+	stored, err := a.saveRefreshed(ctx, l, cur, next)
 	if err != nil {
 		return nil, asTokenError(err)
 	}
-	if latest.Version != cur.Version {
-		return latest, nil
-	}
-	if err := a.saveTokens(ctx, l, next, a.sm.Deadline(ctx)); err != nil {
-		return nil, asTokenError(err)
+	if stored != next {
+		return stored, nil
 	}
 	a.log.Debug("oidcauth: tokens refreshed", "sub", l.Subject, "rotated", rotated, "id_token", next.IDToken != cur.IDToken)
 	return next, nil
@@ -208,10 +248,10 @@ func (a *Auth) awaitNewer(ctx context.Context, l *login, cur *tokenSet) *tokenSe
 	}
 }
 
-// endLogin deletes the token record of l (unless another instance has
+// expireLogin deletes the token record of l (unless another instance has
 // written a newer one since cur) and returns the error that makes the
 // session forget the login.
-func (a *Auth) endLogin(ctx context.Context, l *login, cur *tokenSet, cause error) error {
+func (a *Auth) expireLogin(ctx context.Context, l *login, cur *tokenSet, cause error) error {
 	a.claims.forget(l.ID)
 	if ts, err := a.loadTokens(ctx, l); err == nil && ts.Version == cur.Version {
 		if err := a.deleteTokens(ctx, l); err != nil {

@@ -58,6 +58,9 @@ func TestRefreshRaceAcrossInstances(t *testing.T) {
 	a := newHarnessWith(t, op, offline, WithSessionManager(manager()))
 	b := newHarnessWith(t, op, offline, WithSessionManager(manager()))
 	b.client = a.client // one browser, two app instances
+	// Without the refresh lease: the recovery of an instance that loses the
+	// rotation race (TestRefreshLeaseAcrossInstances has the lease).
+	a.auth.tokens.noLease, b.auth.tokens.noLease = true, true
 	a.mustLogin("/me")
 	expireTokens(t, a)
 	// Both instances send the same refresh token; the provider takes the

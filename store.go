@@ -15,6 +15,7 @@ import (
 //
 //	oidcauth.pending.<hash of state>     a login under way (start.go)
 //	oidcauth.tokens.<login ID>           a login's tokens (tokenstore.go)
+//	oidcauth.lease.<login ID>            the refresh lease of a login (lease.go)
 //	oidcauth.sid.<hash of issuer, sid>   the sessions of a provider session (sessionindex.go)
 //	oidcauth.sub.<hash of issuer, sub>   the sessions of a user (sessionindex.go)
 //	oidcauth.jti.<hash of issuer, jti>   a logout token already used (backchannel.go)
@@ -25,6 +26,8 @@ import (
 func pendingKey(stateHash string) string { return "oidcauth.pending." + stateHash }
 
 func tokensKey(loginID string) string { return "oidcauth.tokens." + loginID }
+
+func leaseKey(loginID string) string { return "oidcauth.lease." + loginID }
 
 func sidIndexKey(issuer, sid string) string { return "oidcauth.sid." + hashString(issuer+"\x00"+sid) }
 

@@ -5,6 +5,7 @@ root: python3 .ci/mutation-check.py. Prints one line a defense and exits 1 if
 any test still passes without its defense."""
 import os, shutil, subprocess, sys, tempfile
 
+filters = sys.argv[1:]  # optional: run only the defenses whose file or test contains one
 root = os.getcwd()
 scratch = tempfile.mkdtemp(prefix="oidcauth-mut-")
 subprocess.run(f"git ls-files -z | xargs -0 -I{{}} cp --parents {{}} {scratch}", shell=True, check=True, cwd=root)
@@ -47,7 +48,13 @@ muts = [
  ("refresh.go", 'ch := a.tokens.flights.DoChan(l.ID, func() (any, error) {', 'ch := a.tokens.flights.DoChan(random(8), func() (any, error) {', "TestRefreshSingleFlight"),
  ("refresh.go", 'if !a.needsRefresh(cur, refused, time.Now()) {\n\t\treturn cur, nil', 'if false {\n\t\treturn cur, nil', "TestRefreshRereadsTheRecord"),
  ("refresh.go", 'if newer := a.awaitNewer(ctx, l, cur); newer != nil {', 'if newer := (*tokenSet)(nil); newer != nil {', "TestRefreshRaceAcrossInstances"),
- ("refresh.go", 'latest, err := a.loadTokens(ctx, l)\n\tif err != nil {\n\t\treturn nil, asTokenError(err)\n\t}\n\tif latest.Version', 'latest, err := a.loadTokens(ctx, l)\n\tif err == nil && latest.Version', "TestRefreshDuringLogoutStoresNothing"),
+ ("lease.go", 'if errors.Is(err, ErrNotLoggedIn) {\n\t\t\t\treturn nil, err', 'if false {\n\t\t\t\treturn nil, err', "TestRefreshDuringLogoutStoresNothing"),
+ ("lease.go", '} else if latest.Version != cur.Version {', '} else if false {', "TestRefreshRereadsTheRecord"),
+ ("lease.go", 'if !taken {\n\t\t\treturn nil, errLeaseHeld', 'if false {\n\t\t\treturn nil, errLeaseHeld', "TestRefreshLeaseAcrossInstances"),
+ ("lease.go", 'if back, _, err := a.storeFind(ctx, key); err != nil || !bytes.Equal(back, value) {', 'if back, _, err := a.storeFind(ctx, key); err != nil || back == nil {', "TestBestEffortLease"),
+ ("refresh.go", 'if errors.Is(err, errLeaseHeld) {', 'if false {', "TestRefreshLeaseHolderCrashed"),
+ ("lease.go", 'if !time.Now().Before(deadline) {\n\t\t\treturn refreshError(', 'if false {\n\t\t\treturn refreshError(', "TestRefreshLeaseWaitIsBounded"),
+ ("lease.go", 'if !time.Now().Before(deadline) {\n\t\t\treturn nil, err', 'if true {\n\t\t\treturn nil, err', "TestRefreshSurvivesAStoreOutage"),
  ("refresh.go", 'a.sm.Remove(ctx, sessionKey)', '', "TestRefreshRefused"),
  ("tokens.go", 'CheckRedirect: sameOriginRedirects,', '', "TestClient"),
  ("userinfo.go", 'if sub != subject {', 'if false {', "TestUserInfoRefusals/another_sub"),
@@ -78,6 +85,8 @@ muts = [
  ("session.go", 'a.sm.SetDeadline(ctx, exp.UTC())', '_ = exp', "TestSessionCappedByIDToken/capped"),
  ("revoke.go", 'req.SetBasicAuth(url.QueryEscape(a.oauth.ClientID), url.QueryEscape(a.oauth.ClientSecret))', 'req.SetBasicAuth(a.oauth.ClientID, a.oauth.ClientSecret)', "TestLogoutRevokesTokens/client_secret_basic"),
 ]
+if filters:
+    muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]
 ok = True
 for f, old, new, test in muts:
     src = open(f).read()

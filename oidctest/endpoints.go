@@ -240,11 +240,18 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	case "refresh_token":
 		rt := r.PostForm.Get("refresh_token")
 		p.mu.Lock()
-		rec.Reused = p.used[rt]
+		used := p.used[rt]
+		rec.Reused = used != nil
 		g = p.refresh[rt]
+		if used != nil && p.cfg.RevokeOnReuse && used.family != nil {
+			used.family.revoked = true
+		}
+		if g != nil && g.family != nil && g.family.revoked {
+			g = nil
+		}
 		if g != nil && p.cfg.RotateRefreshTokens {
 			delete(p.refresh, rt)
-			p.used[rt] = true
+			p.used[rt] = g
 		}
 		p.mu.Unlock()
 		if g == nil || g.clientID != client.ID {
@@ -276,6 +283,11 @@ func pkceOK(challenge, method, verifier string) bool {
 func (p *Provider) issue(g *grant, grantType string, withRefresh bool, t Tamper) map[string]any {
 	now := time.Now()
 	at := randomString(32)
+	p.mu.Lock()
+	if g.family == nil {
+		g.family = &family{}
+	}
+	p.mu.Unlock()
 	ag := *g
 	ag.expires = now.Add(p.cfg.AccessTokenTTL)
 	resp := map[string]any{
@@ -319,7 +331,10 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	g := p.access[tok]
 	edit := p.tamper.UserInfoClaims
 	p.mu.Unlock()
-	if !ok || g == nil || time.Now().After(g.expires) {
+	p.mu.Lock()
+	revoked := g != nil && g.family != nil && g.family.revoked
+	p.mu.Unlock()
+	if !ok || g == nil || revoked || time.Now().After(g.expires) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
 		return

@@ -62,6 +62,11 @@ type Config struct {
 	// RotateRefreshTokens issues a new refresh token on every refresh and
 	// refuses the old one from then on.
 	RotateRefreshTokens bool
+	// RevokeOnReuse, with RotateRefreshTokens, treats a rotated-away refresh
+	// token presented again as stolen, as providers with reuse detection do
+	// (RFC 9700 4.14.2): it revokes the whole grant, every refresh and access
+	// token issued from the same login.
+	RevokeOnReuse bool
 	// NoIDTokenOnRefresh leaves id_token out of refresh responses.
 	NoIDTokenOnRefresh bool
 	// IssParameter advertises authorization_response_iss_parameter_supported
@@ -87,7 +92,7 @@ type Provider struct {
 	codes    map[string]*grant
 	refresh  map[string]*grant
 	access   map[string]*grant
-	used     map[string]bool // rotated-away refresh tokens
+	used     map[string]*grant // rotated-away refresh tokens, and their grant
 	sessions map[string]*grant
 	tamper   Tamper
 	requests []TokenRequest
@@ -109,7 +114,13 @@ type grant struct {
 	user        User
 	authTime    time.Time
 	expires     time.Time
+	// family is shared by every token issued from one login, so that reuse
+	// detection can revoke them all.
+	family *family
 }
+
+// family is the state shared by the tokens of one login.
+type family struct{ revoked bool }
 
 // TokenRequest records a request to the token endpoint.
 type TokenRequest struct {
@@ -147,7 +158,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		codes:    map[string]*grant{},
 		refresh:  map[string]*grant{},
 		access:   map[string]*grant{},
-		used:     map[string]bool{},
+		used:     map[string]*grant{},
 		sessions: map[string]*grant{},
 		hits:     map[string]int{},
 	}
