@@ -9,10 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexedwards/scs/goredisstore"
-	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/oidcauth/oidcauth/leasestore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -80,7 +79,8 @@ func redisStore(ctx context.Context, rawURL string) (scs.Store, func(), error) {
 		client.Close()
 		return nil, nil, fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)
 	}
-	return goredisstore.New(client), func() { client.Close() }, nil
+	// A LeaseStore: the instances sharing Redis refresh a login one at a time.
+	return leasestore.Redis(client), func() { client.Close() }, nil
 }
 
 // redisLogger hands go-redis's log lines to slog.
@@ -140,5 +140,5 @@ func postgresStore(ctx context.Context, rawURL string, log *slog.Logger) (scs.St
 		wg.Wait()
 		pool.Close()
 	}
-	return pgxstore.NewWithCleanupInterval(pool, 0), closeStore, nil
+	return leasestore.PostgresWithCleanupInterval(pool, 0), closeStore, nil
 }

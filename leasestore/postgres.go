@@ -22,6 +22,12 @@ func Postgres(pool *pgxpool.Pool) *PostgresStore {
 	return &PostgresStore{PostgresStore: pgxstore.New(pool), pool: pool}
 }
 
+// PostgresWithCleanupInterval is Postgres with
+// pgxstore.NewWithCleanupInterval: 0 starts no cleanup goroutine.
+func PostgresWithCleanupInterval(pool *pgxpool.Pool, interval time.Duration) *PostgresStore {
+	return &PostgresStore{PostgresStore: pgxstore.NewWithCleanupInterval(pool, interval), pool: pool}
+}
+
 // CommitIfAbsent stores b under key until expiry unless key has an
 // unexpired row, in one statement: a new row, or an expired one taken over.
 func (p *PostgresStore) CommitIfAbsent(ctx context.Context, key string, b []byte, expiry time.Time) (bool, error) {
