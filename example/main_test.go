@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oidcauth/oidcauth/oidctest"
 )
@@ -15,7 +18,7 @@ func TestAnonymous(t *testing.T) {
 	a := startApp(t, nil)
 
 	resp, body := a.get("/", nil)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<a href="/login?return_to=/me">`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<a href="/login?return_to=/">`) {
 		t.Errorf("GET /: %d, want 200 with a login link:\n%s", resp.StatusCode, body)
 	}
 	if resp, _ := a.get("/nothing-here", nil); resp.StatusCode != http.StatusNotFound {
@@ -57,7 +60,7 @@ func TestLoginAndLogout(t *testing.T) {
 	if claims := wantJSON(t, resp, body, http.StatusOK); claims["sub"] != "alice" {
 		t.Errorf("GET /api/me claims: %v", claims)
 	}
-	resp, body = a.get("/", nil)
+	_, body = a.get("/", nil)
 	if !strings.Contains(body, "<strong>Alice Example</strong>") ||
 		!strings.Contains(body, `<form method="post" action="/logout"><button>Log out</button></form>`) {
 		t.Errorf("GET / after login: want the name and a logout form:\n%s", body)
@@ -95,7 +98,7 @@ func TestLoginAndLogout(t *testing.T) {
 	wantJSON(t, resp, body, http.StatusUnauthorized)
 	resp, _ = a.get("/me", nil)
 	a.wantRedirect(resp, a.issuer+"/authorize?")
-	if _, body := a.get("/", nil); !strings.Contains(body, "/login?return_to=/me") {
+	if _, body := a.get("/", nil); !strings.Contains(body, `<a href="/login?return_to=/">`) {
 		t.Errorf("GET / after logout: want the login link:\n%s", body)
 	}
 }
@@ -284,6 +287,91 @@ func TestStores(t *testing.T) {
 			a.wantRedirect(resp, a.issuer+"/end_session?")
 			if resp, _ := a.get("/api/me", nil); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("GET /api/me after logout: %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestHome checks what the home page shows a stranger and a logged-in user.
+func TestHome(t *testing.T) {
+	dateRow := regexp.MustCompile(`<tr><th>exp</th><td>(\d+) <small>\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)\)</small></td></tr>`)
+	deadline := regexp.MustCompile(`Your session ends at <time datetime="([^"]+)">([^<]+)</time> \(in ([^)]+)\), or after 30m without a request\.`)
+	tests := []struct {
+		name    string
+		login   bool
+		want    []string
+		wantNot []string
+		check   func(t *testing.T, a *testApp, body string)
+	}{
+		{"anonymous", false, []string{
+			"<p>You are not logged in.</p>",
+			"This is the demo of oidcauth",
+			"an embedded development provider, which accepts any user name and password",
+			`<a href="/login?return_to=/">Log in</a>`,
+			`<a href="/me">/me</a> is a protected page`,
+		}, []string{"<table", "Your session ends", `action="/logout"`, `action="/api/userinfo"`}, nil},
+		{"logged in", true, []string{
+			"<p>Logged in as <strong>Alice Example</strong> at <code>",
+			`<form method="get" action="/api/userinfo"><button>Refresh: call userinfo</button></form>`,
+			`<form method="post" action="/logout"><button>Log out</button></form>`,
+			"<tr><th>sub</th><td>alice</td></tr>",
+			"<tr><th>email</th><td>alice@example.com</td></tr>",
+			"<tr><th>email_verified</th><td>true</td></tr>",
+		}, []string{"You are not logged in", `href="/login`}, func(t *testing.T, a *testApp, body string) {
+			if !strings.Contains(body, "<tr><th>iss</th><td>"+a.issuer+"</td></tr>") {
+				t.Errorf("no iss row for %s", a.issuer)
+			}
+			if m := dateRow.FindStringSubmatch(body); m == nil {
+				t.Errorf("no exp row with its date")
+			} else if sec, _ := strconv.ParseInt(m[1], 10, 64); time.Unix(sec, 0).UTC().Format("2006-01-02 15:04:05 UTC") != m[2] {
+				t.Errorf("exp %s shown as %s", m[1], m[2])
+			}
+			m := deadline.FindStringSubmatch(body)
+			if m == nil {
+				t.Fatalf("no session deadline")
+			}
+			end, err := time.Parse(time.RFC3339, m[1])
+			if left := time.Until(end); err != nil || left < 8*time.Hour-time.Minute || left > 8*time.Hour {
+				t.Errorf("session deadline %q (%v), want 8 hours from now", m[1], err)
+			}
+			if m[2] != end.Format("2006-01-02 15:04:05 UTC") || (m[3] != "8h0m" && m[3] != "7h59m") {
+				t.Errorf("session deadline shown as %q, in %q", m[2], m[3])
+			}
+			// The refresh button's target answers the provider's userinfo.
+			resp, info := a.get("/api/userinfo", map[string]string{"Accept": "text/html"})
+			if v := wantJSON(t, resp, info, http.StatusOK); v["sub"] != "alice" {
+				t.Errorf("GET /api/userinfo: %s", info)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startApp(t, nil)
+			if tt.login {
+				a.login("/login?return_to=/", "alice") // the page's own login link comes back to /
+			}
+			resp, body := a.get("/", map[string]string{"Accept": "text/html"})
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+				t.Fatalf("GET /: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(body, "<script") {
+				t.Errorf("CSP %q and a script in the page", csp)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("GET / does not contain %s", s)
+				}
+			}
+			for _, s := range tt.wantNot {
+				if strings.Contains(body, s) {
+					t.Errorf("GET / contains %s", s)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, a, body)
+			}
+			if t.Failed() {
+				t.Logf("GET /:\n%s", body)
 			}
 		})
 	}
