@@ -91,7 +91,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", auth.Optional(home(log)))
+	mux.Handle("GET /{$}", auth.Optional(home(auth, a.Issuer, a.DevProvider, log)))
 	mux.Handle("GET /me", auth.Require(http.HandlerFunc(me)))
 	mux.Handle("GET /api/me", auth.Require(http.HandlerFunc(me)))
 	mux.Handle("GET /api/userinfo", auth.Require(userinfo(auth)))

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"html"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,297 +14,11 @@ import (
 	"github.com/oidcauth/oidcauth/oidctest"
 )
 
-func envOf(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
-func TestLoadConfigErrors(t *testing.T) {
-	issuer := map[string]string{"OIDC_ISSUER": "https://idp.example", "OIDC_CLIENT_ID": "app"}
-	with := func(base map[string]string, kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
-	tests := []struct {
-		name    string
-		env     map[string]string
-		wantVar string
-		wantMsg string // the whole message, when not empty
-		secret  string // must not appear in the message
-	}{
-		{"addr without port", with(nil, "ADDR", "localhost"), "ADDR", "", ""},
-		{"addr with a named port", with(nil, "ADDR", "127.0.0.1:http"), "ADDR", "", ""},
-		{"issuer not a URL", with(nil, "OIDC_ISSUER", "idp", "OIDC_CLIENT_ID", "app"), "OIDC_ISSUER", "", ""},
-		{"issuer plain http", with(nil, "OIDC_ISSUER", "http://idp.example", "OIDC_CLIENT_ID", "app"), "OIDC_ISSUER", "", ""},
-		{"issuer with query", with(nil, "OIDC_ISSUER", "https://idp.example/?a=b", "OIDC_CLIENT_ID", "app"), "OIDC_ISSUER", "", ""},
-		{"issuer without client", with(nil, "OIDC_ISSUER", "https://idp.example"), "OIDC_CLIENT_ID", "", ""},
-		{"unknown auth method", with(nil, "OIDC_CLIENT_AUTH", "private_key_jwt"), "OIDC_CLIENT_AUTH", "", ""},
-		{"none with a secret", with(nil, "OIDC_CLIENT_AUTH", "none", "OIDC_CLIENT_SECRET", "s"), "OIDC_CLIENT_AUTH", "", ""},
-		{"post with an empty secret", with(nil, "OIDC_CLIENT_AUTH", "client_secret_post", "OIDC_CLIENT_SECRET", ""), "OIDC_CLIENT_AUTH", "", ""},
-		{"basic without a secret", with(issuer, "OIDC_CLIENT_AUTH", "client_secret_basic"), "OIDC_CLIENT_AUTH", "", ""},
-		{"redirect not absolute", with(nil, "OIDC_REDIRECT_URL", "foo"), "OIDC_REDIRECT_URL",
-			`OIDC_REDIRECT_URL: "foo" is not an absolute http(s) URL`, ""},
-		{"redirect not http", with(nil, "OIDC_REDIRECT_URL", "ftp://app.example/callback"), "OIDC_REDIRECT_URL", "", ""},
-		{"redirect with fragment", with(nil, "OIDC_REDIRECT_URL", "https://app.example/callback#x"), "OIDC_REDIRECT_URL", "", ""},
-		{"post-logout relative", with(nil, "OIDC_POST_LOGOUT_REDIRECT_URL", "/bye"), "OIDC_POST_LOGOUT_REDIRECT_URL", "", ""},
-		{"scopes without openid", with(nil, "OIDC_SCOPES", "profile email"), "OIDC_SCOPES", "", ""},
-		{"endpoints without issuer", with(nil, "OIDC_AUTHORIZE_URL", "https://idp.example/auth",
-			"OIDC_TOKEN_URL", "https://idp.example/token", "OIDC_JWKS_URL", "https://idp.example/jwks"), "OIDC_AUTHORIZE_URL", "", ""},
-		{"token endpoint without authorize", with(issuer, "OIDC_TOKEN_URL", "https://idp.example/token"), "OIDC_TOKEN_URL", "", ""},
-		{"authorize without jwks", with(issuer, "OIDC_AUTHORIZE_URL", "https://idp.example/auth",
-			"OIDC_TOKEN_URL", "https://idp.example/token"), "OIDC_JWKS_URL", "", ""},
-		{"jwks plain http", with(issuer, "OIDC_AUTHORIZE_URL", "https://idp.example/auth",
-			"OIDC_TOKEN_URL", "https://idp.example/token", "OIDC_JWKS_URL", "http://idp.example/jwks"), "OIDC_JWKS_URL", "", ""},
-		{"end session not a URL", with(issuer, "OIDC_AUTHORIZE_URL", "https://idp.example/auth",
-			"OIDC_TOKEN_URL", "https://idp.example/token", "OIDC_JWKS_URL", "https://idp.example/jwks",
-			"OIDC_END_SESSION_URL", "logout"), "OIDC_END_SESSION_URL", "", ""},
-		{"redis wrong scheme", with(nil, "SESSION_REDIS_URL", "http://127.0.0.1:6379"), "SESSION_REDIS_URL", "", ""},
-		{"redis bad URL", with(nil, "SESSION_REDIS_URL", "redis://u:hunter2@127.0.0.1:6379/x y"), "SESSION_REDIS_URL", "", "hunter2"},
-		{"postgres bad URL", with(nil, "SESSION_POSTGRES_URL", "postgres://u:hunter2@127.0.0.1:notaport/db"), "SESSION_POSTGRES_URL", "", "hunter2"},
-		{"two stores", with(nil, "SESSION_REDIS_URL", "redis://127.0.0.1:6379/0",
-			"SESSION_POSTGRES_URL", "postgres://127.0.0.1/db"), "SESSION_POSTGRES_URL", "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(envOf(tt.env))
-			var ce *configError
-			if !errors.As(err, &ce) {
-				t.Fatalf("loadConfig(%v) = %v, want an error naming %s", tt.env, err, tt.wantVar)
-			}
-			if ce.Var != tt.wantVar || !strings.HasPrefix(err.Error(), tt.wantVar+": ") {
-				t.Errorf("error %q names %s, want %s", err, ce.Var, tt.wantVar)
-			}
-			if tt.wantMsg != "" && err.Error() != tt.wantMsg {
-				t.Errorf("error %q, want %q", err, tt.wantMsg)
-			}
-			if tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
-				t.Errorf("error %q shows the password", err)
-			}
-		})
-	}
-}
-
-func TestLoadConfigDefaults(t *testing.T) {
-	cfg, err := loadConfig(envOf(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Addr != "127.0.0.1:8080" || cfg.Issuer != "" || cfg.SecretSet || cfg.Endpoints != nil ||
-		strings.Join(cfg.Scopes, " ") != "openid profile email" {
-		t.Errorf("defaults: %+v", cfg)
-	}
-	cfg = cfg.withDefaults()
-	if cfg.RedirectURL != "http://127.0.0.1:8080/callback" || cfg.PostLogoutRedirectURL != "http://127.0.0.1:8080/" {
-		t.Errorf("default URLs: %q, %q", cfg.RedirectURL, cfg.PostLogoutRedirectURL)
-	}
-
-	cfg, err = loadConfig(envOf(map[string]string{"OIDC_CLIENT_SECRET": "", "ADDR": ""}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !cfg.SecretSet || cfg.ClientSecret != "" || cfg.Addr != "127.0.0.1:8080" {
-		t.Errorf("OIDC_CLIENT_SECRET set to empty: %+v", cfg)
-	}
-
-	cfg, err = loadConfig(envOf(map[string]string{
-		"OIDC_ISSUER": "https://idp.example/tenant", "OIDC_CLIENT_ID": "app", "OIDC_CLIENT_SECRET": "s",
-		"OIDC_CLIENT_AUTH": "client_secret_post", "OIDC_SCOPES": " openid  offline_access ",
-		"OIDC_REDIRECT_URL":  "https://app.example/callback",
-		"OIDC_AUTHORIZE_URL": "https://idp.example/tenant/auth/", "OIDC_TOKEN_URL": "https://idp.example/tenant/token/",
-		"OIDC_JWKS_URL": "https://idp.example/tenant/jwks", "OIDC_END_SESSION_URL": "https://idp.example/tenant/logout",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.withDefaults()
-	if cfg.ClientAuth != "client_secret_post" || strings.Join(cfg.Scopes, ",") != "openid,offline_access" ||
-		cfg.Endpoints == nil || cfg.Endpoints.Authorize != "https://idp.example/tenant/auth/" ||
-		cfg.Endpoints.EndSession != "https://idp.example/tenant/logout" || cfg.Endpoints.UserInfo != "" ||
-		cfg.PostLogoutRedirectURL != "http://127.0.0.1:8080/" {
-		t.Errorf("full configuration: %+v, endpoints %+v", cfg, cfg.Endpoints)
-	}
-}
-
-func TestBaseURL(t *testing.T) {
-	for addr, want := range map[string]string{
-		"127.0.0.1:8080": "http://127.0.0.1:8080",
-		":8080":          "http://127.0.0.1:8080",
-		"0.0.0.0:8080":   "http://127.0.0.1:8080",
-		"[::]:8080":      "http://[::1]:8080",
-		"localhost:80":   "http://localhost:80",
-	} {
-		if got := baseURL(addr); got != want {
-			t.Errorf("baseURL(%q) = %q, want %q", addr, got, want)
-		}
-	}
-}
-
-// testApp is the example app served by httptest, and a browser-like client
-// with a cookie jar that follows no redirect by itself.
-type testApp struct {
-	t      *testing.T
-	url    string // http://127.0.0.1:PORT, no trailing slash
-	issuer string
-	client *http.Client
-}
-
-func startApp(t *testing.T, env map[string]string) *testApp {
-	t.Helper()
-	cfg, err := loadConfig(envOf(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	cfg.Addr = srv.Listener.Addr().String()
-	app, err := newApp(t.Context(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
-	if err != nil {
-		srv.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(app.Close)
-	srv.Config.Handler = app.Handler
-	srv.Start()
-	t.Cleanup(srv.Close)
-	if app.URL != srv.URL+"/" {
-		t.Errorf("app.URL = %q, want %q", app.URL, srv.URL+"/")
-	}
-	jar, _ := cookiejar.New(nil)
-	return &testApp{t: t, url: srv.URL, issuer: app.Issuer, client: &http.Client{
-		Jar:           jar,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-}
-
-// do sends a request (a form POST when form is not nil) and returns the
-// response with its body read.
-func (a *testApp) do(method, target string, form url.Values, header map[string]string) (*http.Response, string) {
-	a.t.Helper()
-	if strings.HasPrefix(target, "/") {
-		target = a.url + target
-	}
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(a.t.Context(), method, target, body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		a.t.Fatalf("%s %s: reading the body: %v", method, target, err)
-	}
-	return resp, string(b)
-}
-
-func (a *testApp) get(target string, header map[string]string) (*http.Response, string) {
-	a.t.Helper()
-	return a.do(http.MethodGet, target, nil, header)
-}
-
-// wantRedirect checks that resp is a 302 to a URL that starts with prefix
-// and returns the absolute target.
-func (a *testApp) wantRedirect(resp *http.Response, prefix string) string {
-	a.t.Helper()
-	loc, err := resp.Location()
-	if resp.StatusCode != http.StatusFound || err != nil {
-		a.t.Fatalf("%s %s: %d (Location %q), want 302", resp.Request.Method, resp.Request.URL, resp.StatusCode, resp.Header.Get("Location"))
-	}
-	if !strings.HasPrefix(loc.String(), prefix) {
-		a.t.Fatalf("%s %s: redirect to %s, want %s...", resp.Request.Method, resp.Request.URL, loc, prefix)
-	}
-	return loc.String()
-}
-
-var formAction = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
-
-// formActionURL returns the absolute URL the provider's login page posts
-// its form to, as a browser would compute it.
-func (a *testApp) formActionURL(resp *http.Response, body string) *url.URL {
-	a.t.Helper()
-	m := formAction.FindStringSubmatch(body)
-	if m == nil {
-		a.t.Fatalf("the provider's login page has no form:\n%s", body)
-	}
-	action, err := resp.Request.URL.Parse(html.UnescapeString(m[1]))
-	if err != nil {
-		a.t.Fatalf("the login form's action %q: %v", m[1], err)
-	}
-	return action
-}
-
-// formTarget returns where to post the provider's login form: its action.
-func (a *testApp) formTarget(resp *http.Response, body string) string {
-	a.t.Helper()
-	return a.formActionURL(resp, body).String()
-}
-
-// login logs in from a protected page or from /login?return_to=..., through
-// the development provider's form when it shows one, and returns the
-// response of the page it comes back to.
-func (a *testApp) login(start, user string) (*http.Response, string) {
-	a.t.Helper()
-	resp, _ := a.get(start, nil)
-	authorize := a.wantRedirect(resp, a.issuer+"/authorize?")
-	resp, body := a.get(authorize, nil)
-	if resp.StatusCode == http.StatusOK {
-		action := a.formTarget(resp, body)
-		resp, _ = a.do(http.MethodPost, action, url.Values{"login": {user}, "password": {"dev"}}, nil)
-	}
-	callback := a.wantRedirect(resp, a.url+"/callback?")
-	resp, _ = a.get(callback, nil)
-	back := a.wantRedirect(resp, a.url+"/")
-	want, _ := url.Parse(start)
-	wantBack := want.RequestURI()
-	if want.Path == "/login" {
-		wantBack = want.Query().Get("return_to")
-	}
-	if back != a.url+wantBack {
-		a.t.Fatalf("after the callback: redirect to %s, want %s", back, a.url+wantBack)
-	}
-	return a.get(back, nil)
-}
-
-func wantJSON(t *testing.T, resp *http.Response, body string, status int) map[string]any {
-	t.Helper()
-	if resp.StatusCode != status {
-		t.Fatalf("%s %s: %d %s, want %d", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, body, status)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("%s %s: Content-Type %q, want JSON", resp.Request.Method, resp.Request.URL.Path, ct)
-	}
-	var v map[string]any
-	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		t.Fatalf("%s %s: body %q is not a JSON object: %v", resp.Request.Method, resp.Request.URL.Path, body, err)
-	}
-	return v
-}
-
 func TestAnonymous(t *testing.T) {
 	a := startApp(t, nil)
 
 	resp, body := a.get("/", nil)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<a href="/login?return_to=/me">`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<a href="/login?return_to=/">`) {
 		t.Errorf("GET /: %d, want 200 with a login link:\n%s", resp.StatusCode, body)
 	}
 	if resp, _ := a.get("/nothing-here", nil); resp.StatusCode != http.StatusNotFound {
@@ -389,7 +98,7 @@ func TestLoginAndLogout(t *testing.T) {
 	wantJSON(t, resp, body, http.StatusUnauthorized)
 	resp, _ = a.get("/me", nil)
 	a.wantRedirect(resp, a.issuer+"/authorize?")
-	if _, body := a.get("/", nil); !strings.Contains(body, "/login?return_to=/me") {
+	if _, body := a.get("/", nil); !strings.Contains(body, `<a href="/login?return_to=/">`) {
 		t.Errorf("GET / after logout: want the login link:\n%s", body)
 	}
 }
@@ -578,6 +287,91 @@ func TestStores(t *testing.T) {
 			a.wantRedirect(resp, a.issuer+"/end_session?")
 			if resp, _ := a.get("/api/me", nil); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("GET /api/me after logout: %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestHome checks what the home page shows a stranger and a logged-in user.
+func TestHome(t *testing.T) {
+	dateRow := regexp.MustCompile(`<tr><th>exp</th><td>(\d+) <small>\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)\)</small></td></tr>`)
+	deadline := regexp.MustCompile(`Your session ends at <time datetime="([^"]+)">([^<]+)</time> \(in ([^)]+)\), or after 30m without a request\.`)
+	tests := []struct {
+		name    string
+		login   bool
+		want    []string
+		wantNot []string
+		check   func(t *testing.T, a *testApp, body string)
+	}{
+		{"anonymous", false, []string{
+			"<p>You are not logged in.</p>",
+			"This is the demo of oidcauth",
+			"an embedded development provider, which accepts any user name and password",
+			`<a href="/login?return_to=/">Log in</a>`,
+			`<a href="/me">/me</a> is a protected page`,
+		}, []string{"<table", "Your session ends", `action="/logout"`, `action="/api/userinfo"`}, nil},
+		{"logged in", true, []string{
+			"<p>Logged in as <strong>Alice Example</strong> at <code>",
+			`<form method="get" action="/api/userinfo"><button>Refresh: call userinfo</button></form>`,
+			`<form method="post" action="/logout"><button>Log out</button></form>`,
+			"<tr><th>sub</th><td>alice</td></tr>",
+			"<tr><th>email</th><td>alice@example.com</td></tr>",
+			"<tr><th>email_verified</th><td>true</td></tr>",
+		}, []string{"You are not logged in", `href="/login`}, func(t *testing.T, a *testApp, body string) {
+			if !strings.Contains(body, "<tr><th>iss</th><td>"+a.issuer+"</td></tr>") {
+				t.Errorf("no iss row for %s", a.issuer)
+			}
+			if m := dateRow.FindStringSubmatch(body); m == nil {
+				t.Errorf("no exp row with its date")
+			} else if sec, _ := strconv.ParseInt(m[1], 10, 64); time.Unix(sec, 0).UTC().Format("2006-01-02 15:04:05 UTC") != m[2] {
+				t.Errorf("exp %s shown as %s", m[1], m[2])
+			}
+			m := deadline.FindStringSubmatch(body)
+			if m == nil {
+				t.Fatalf("no session deadline")
+			}
+			end, err := time.Parse(time.RFC3339, m[1])
+			if left := time.Until(end); err != nil || left < 8*time.Hour-time.Minute || left > 8*time.Hour {
+				t.Errorf("session deadline %q (%v), want 8 hours from now", m[1], err)
+			}
+			if m[2] != end.Format("2006-01-02 15:04:05 UTC") || (m[3] != "8h0m" && m[3] != "7h59m") {
+				t.Errorf("session deadline shown as %q, in %q", m[2], m[3])
+			}
+			// The refresh button's target answers the provider's userinfo.
+			resp, info := a.get("/api/userinfo", map[string]string{"Accept": "text/html"})
+			if v := wantJSON(t, resp, info, http.StatusOK); v["sub"] != "alice" {
+				t.Errorf("GET /api/userinfo: %s", info)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startApp(t, nil)
+			if tt.login {
+				a.login("/login?return_to=/", "alice") // the page's own login link comes back to /
+			}
+			resp, body := a.get("/", map[string]string{"Accept": "text/html"})
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+				t.Fatalf("GET /: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(body, "<script") {
+				t.Errorf("CSP %q and a script in the page", csp)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("GET / does not contain %s", s)
+				}
+			}
+			for _, s := range tt.wantNot {
+				if strings.Contains(body, s) {
+					t.Errorf("GET / contains %s", s)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, a, body)
+			}
+			if t.Failed() {
+				t.Logf("GET /:\n%s", body)
 			}
 		})
 	}

@@ -21,10 +21,15 @@
 // Unless the application set its own handler with
 // [oidcauth.WithErrorHandler] (which then answers every error itself), a
 // failed request returns an [*echo.HTTPError] with oidcauth's status, the
-// user-safe description as Message and the [*oidcauth.Error] as Internal,
-// so the application's Echo HTTPErrorHandler renders it like any other
-// error: Echo's default answers {"message": "You need to log in."}. A
-// handler that wants oidcauth's machine-readable code finds it with
+// user-safe description as Message and the [*oidcauth.Error] as Internal.
+// For an API request ([oidcauth.Auth.IsAPIRequest]) that is all, and the
+// application's Echo HTTPErrorHandler renders it like any other error:
+// Echo's default answers {"message": "You need to log in."}. A browser
+// navigation (a failed callback, say) gets oidcauth's HTML error page
+// ([oidcauth.DefaultErrorHandler]) before the error is returned, so people
+// never see raw JSON; the HTTPErrorHandler still gets the error (to log it)
+// but must write nothing when c.Response().Committed, as Echo's default
+// does. A handler that wants oidcauth's machine-readable code finds it with
 // errors.As(err, &oe) for an *oidcauth.Error oe. The 401 of [Require] keeps
 // its WWW-Authenticate header. Anonymous browser navigations are still
 // redirected to the provider, which is not an error.

@@ -100,6 +100,9 @@ func ExampleRequire() {
 		log.Fatal(err)
 	}
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if c.Response().Committed { // already answered, e.g. oidcauth's error page for a browser
+			return
+		}
 		var oe *oidcauth.Error
 		if he, ok := err.(*echo.HTTPError); ok && errors.As(err, &oe) {
 			c.JSON(he.Code, map[string]any{"code": oe.Code, "message": he.Message})

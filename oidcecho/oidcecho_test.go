@@ -31,6 +31,13 @@ func (l *errorLog) handler(e *echo.Echo) echo.HTTPErrorHandler {
 	}
 }
 
+// reset forgets the errors recorded so far.
+func (l *errorLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = nil
+}
+
 // find returns the oidcauth error of the given code that Echo's error
 // handler rendered, as an *echo.HTTPError.
 func (l *errorLog) find(code string) (*echo.HTTPError, bool) {
@@ -119,6 +126,18 @@ func echoError(t *testing.T, r oidctest.Response) {
 	}
 }
 
+// oidcauthPage checks that the body is oidcauth's HTML error page for
+// code, and nothing but it: Echo's error handler wrote nothing after it.
+func oidcauthPage(code string) func(t *testing.T, r oidctest.Response) {
+	return func(t *testing.T, r oidctest.Response) {
+		t.Helper()
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(r.Body, "<code>"+code+"</code>") || !strings.HasSuffix(r.Body, "</html>\n") {
+			t.Errorf("Content-Type %q, body %s; want oidcauth's error page for %s", r.Header.Get("Content-Type"), r.Body, code)
+		}
+	}
+}
+
 func TestAnonymous(t *testing.T) {
 	each(t, func(t *testing.T, loadAndSave bool) {
 		log := &errorLog{}
@@ -152,7 +171,6 @@ func TestAnonymous(t *testing.T) {
 				}
 			}},
 			{"login starts a login", "GET", "/login?return_to=/me", oidctest.Navigation, http.StatusFound, toProvider},
-			{"bad callback goes to Echo's error handler", "GET", "/callback?state=forged&code=x", oidctest.Navigation, http.StatusBadRequest, echoError},
 			{"cross-origin logout is refused", "POST", "/logout", http.Header{"Origin": {s.OP.Issuer}, "Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -165,10 +183,36 @@ func TestAnonymous(t *testing.T) {
 				}
 			})
 		}
-		for code, status := range map[string]int{"login_required": 401, "state_mismatch": 400} {
-			if he, ok := log.find(code); !ok || he.Code != status {
-				t.Errorf("Echo's error handler got no *echo.HTTPError %d for %s (%v)", status, code, he)
-			}
+		if he, ok := log.find("login_required"); !ok || he.Code != http.StatusUnauthorized {
+			t.Errorf("Echo's error handler got no *echo.HTTPError 401 for login_required (%v)", he)
+		}
+	})
+}
+
+// A failed callback: a browser gets oidcauth's HTML error page, a script
+// Echo's JSON; Echo's error handler gets the *echo.HTTPError either way.
+func TestFailedCallback(t *testing.T) {
+	each(t, func(t *testing.T, loadAndSave bool) {
+		for _, tc := range []struct {
+			name   string
+			header http.Header
+			check  func(t *testing.T, r oidctest.Response)
+		}{
+			{"browser navigation", oidctest.Navigation, oidcauthPage("state_mismatch")},
+			{"API request", oidctest.APICall, echoError},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				log := &errorLog{}
+				s := apptest.New(t, app(loadAndSave, log))
+				r := s.Do("GET", "/callback?state=forged&code=x", tc.header, nil)
+				if r.StatusCode != http.StatusBadRequest {
+					t.Fatalf("GET /callback: %d %s, want 400", r.StatusCode, r.Body)
+				}
+				tc.check(t, r)
+				if he, ok := log.find("state_mismatch"); !ok || he.Code != http.StatusBadRequest {
+					t.Errorf("Echo's error handler got no *echo.HTTPError 400 for state_mismatch (%v)", he)
+				}
+			})
 		}
 	})
 }
@@ -225,13 +269,18 @@ func TestAppErrorHandlerWins(t *testing.T) {
 		})
 		log := &errorLog{}
 		s := apptest.New(t, app(loadAndSave, log), custom)
-		for _, tc := range []struct{ path, want string }{
-			{"/api/me", "custom 401 true"},
-			{"/callback?state=forged&code=x", "custom 400 false"},
+		for _, tc := range []struct {
+			path   string
+			header http.Header
+			want   string
+		}{
+			{"/api/me", oidctest.APICall, "custom 401 true"},
+			{"/callback?state=forged&code=x", oidctest.APICall, "custom 400 false"},
+			{"/callback?state=forged&code=x", oidctest.Navigation, "custom 400 false"},
 		} {
-			r := s.Do("GET", tc.path, oidctest.APICall, nil)
+			r := s.Do("GET", tc.path, tc.header, nil)
 			if r.StatusCode != http.StatusTeapot || r.Body != tc.want {
-				t.Errorf("GET %s: %d %q, want 418 %q", tc.path, r.StatusCode, r.Body, tc.want)
+				t.Errorf("GET %s (Accept %s): %d %q, want 418 %q", tc.path, tc.header.Get("Accept"), r.StatusCode, r.Body, tc.want)
 			}
 		}
 		if len(log.errs) != 0 {
@@ -240,8 +289,9 @@ func TestAppErrorHandlerWins(t *testing.T) {
 	})
 }
 
-// A core handler mounted directly behind the adapter's middleware still
-// answers its errors through Echo's error handler.
+// A core handler mounted directly behind the adapter's middleware answers
+// its errors as the adapter's own handlers do: a page for browsers, Echo's
+// JSON for scripts, and the error to Echo's error handler either way.
 func TestCoreHandlerBehindAdapter(t *testing.T) {
 	log := &errorLog{}
 	s := apptest.New(t, func(auth *oidcauth.Auth) http.Handler {
@@ -251,12 +301,25 @@ func TestCoreHandlerBehindAdapter(t *testing.T) {
 		e.GET("/callback", echo.WrapHandler(auth.CallbackHandler()))
 		return e
 	})
-	r := s.Do("GET", "/callback?state=forged&code=x", oidctest.Navigation, nil)
-	if r.StatusCode != http.StatusBadRequest || !strings.HasPrefix(r.Body, `{"message":`) {
-		t.Errorf("GET /callback: %d %s", r.StatusCode, r.Body)
-	}
-	if _, ok := log.find("state_mismatch"); !ok {
-		t.Errorf("Echo's error handler did not render the error")
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		check  func(t *testing.T, r oidctest.Response)
+	}{
+		{"navigation", oidctest.Navigation, oidcauthPage("state_mismatch")},
+		{"API call", oidctest.APICall, echoError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log.reset()
+			r := s.Do("GET", "/callback?state=forged&code=x", tc.header, nil)
+			if r.StatusCode != http.StatusBadRequest {
+				t.Fatalf("GET /callback: %d %s", r.StatusCode, r.Body)
+			}
+			tc.check(t, r)
+			if _, ok := log.find("state_mismatch"); !ok {
+				t.Errorf("Echo's error handler did not get the error")
+			}
+		})
 	}
 }
 

@@ -16,14 +16,14 @@ import (
 // navigation is redirected to the provider; an API request gets an
 // *echo.HTTPError with status 401.
 func Require(auth *oidcauth.Auth) echo.MiddlewareFunc {
-	return middleware(auth.Require)
+	return middleware(auth, auth.Require)
 }
 
 // Optional returns middleware for routes that serve everyone but greet a
 // logged-in user; see [oidcauth.Auth.Optional]. [Claims] reports whether
 // there is a login.
 func Optional(auth *oidcauth.Auth) echo.MiddlewareFunc {
-	return middleware(auth.Optional)
+	return middleware(auth, auth.Optional)
 }
 
 // LoadAndSave returns middleware that loads the scs session once for the rest
@@ -31,33 +31,33 @@ func Optional(auth *oidcauth.Auth) echo.MiddlewareFunc {
 // optional for oidcauth, and needed when the application's own handlers use
 // the session manager.
 func LoadAndSave(auth *oidcauth.Auth) echo.MiddlewareFunc {
-	return middleware(auth.LoadAndSave)
+	return middleware(auth, auth.LoadAndSave)
 }
 
 // Callback returns the handler for the redirect URI; mount it with GET at
 // the path of the redirect URL. See [oidcauth.Auth.CallbackHandler].
 func Callback(auth *oidcauth.Auth) echo.HandlerFunc {
-	return handler(auth.CallbackHandler())
+	return handler(auth, auth.CallbackHandler())
 }
 
 // Login returns a handler that starts a login and comes back to the
 // same-origin path in its return_to parameter; mount it with GET. See
 // [oidcauth.Auth.LoginHandler].
 func Login(auth *oidcauth.Auth) echo.HandlerFunc {
-	return handler(auth.LoginHandler())
+	return handler(auth, auth.LoginHandler())
 }
 
 // Logout returns the logout handler; mount it with POST. It refuses
 // cross-origin requests. See [oidcauth.Auth.LogoutHandler].
 func Logout(auth *oidcauth.Auth) echo.HandlerFunc {
-	return handler(auth.LogoutHandler())
+	return handler(auth, auth.LogoutHandler())
 }
 
 // BackchannelLogout returns the OpenID Connect Back-Channel Logout endpoint;
 // mount it with POST at the URI registered at the provider. See
 // [oidcauth.Auth.BackchannelLogoutHandler].
 func BackchannelLogout(auth *oidcauth.Auth) echo.HandlerFunc {
-	return handler(auth.BackchannelLogoutHandler())
+	return handler(auth, auth.BackchannelLogoutHandler())
 }
 
 // Claims returns the logged-in user's claims, or false for an anonymous
@@ -82,6 +82,7 @@ func DecodeClaims(c *echo.Context, v any) error {
 // state is what one request through the adapter carries in its context, so
 // that handlers built once can reach the request's *echo.Context.
 type state struct {
+	auth    *oidcauth.Auth
 	c       *echo.Context
 	next    echo.HandlerFunc
 	passed  bool  // the core called the next handler
@@ -94,11 +95,11 @@ type stateKey struct{}
 // middleware adapts one of the core's middlewares. The core's next handler,
 // built once, calls Echo's next handler; when the core answers the request
 // itself, its error (if any) is returned.
-func middleware(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
+func middleware(auth *oidcauth.Auth, mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 	h := mw(http.HandlerFunc(proceed))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
-			st := serve(c, next, h)
+			st := serve(c, auth, next, h)
 			if st.passed {
 				return st.nextErr
 			}
@@ -108,14 +109,14 @@ func middleware(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 }
 
 // handler adapts one of the core's handlers.
-func handler(h http.Handler) echo.HandlerFunc {
+func handler(auth *oidcauth.Auth, h http.Handler) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		return serve(c, nil, h).err
+		return serve(c, auth, nil, h).err
 	}
 }
 
-func serve(c *echo.Context, next echo.HandlerFunc, h http.Handler) *state {
-	st := &state{c: c, next: next}
+func serve(c *echo.Context, auth *oidcauth.Auth, next echo.HandlerFunc, h http.Handler) *state {
+	st := &state{auth: auth, c: c, next: next}
 	r := c.Request()
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	ctx = oidcauth.ContextWithErrorHandler(ctx, st.fail)
@@ -141,12 +142,18 @@ func proceed(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail is the ErrorHandler the adapter puts in each request's context; an
-// ErrorHandler set with oidcauth.WithErrorHandler takes precedence. It
-// writes nothing: the error is returned to Echo. Only a failure after the
-// core passed the request on (a core handler used directly further down the
-// chain) is rendered at once, as nothing would return it.
+// ErrorHandler set with oidcauth.WithErrorHandler takes precedence. A
+// browser navigation gets oidcauth's HTML error page at once; the error is
+// returned to Echo all the same, whose HTTPErrorHandler finds the response
+// committed. For an API request it writes nothing: Echo's HTTPErrorHandler
+// renders the error. Only a failure after the core passed the request on (a
+// core handler used directly further down the chain) goes to the
+// HTTPErrorHandler at once, as nothing would return it.
 func (st *state) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
 	he := echo.NewHTTPError(status, description(err)).Wrap(err)
+	if status != http.StatusUnauthorized && !st.auth.IsAPIRequest(r) {
+		oidcauth.DefaultErrorHandler(w, r, status, err)
+	}
 	if st.passed {
 		st.c.Echo().HTTPErrorHandler(st.c, he)
 		return

@@ -8,6 +8,24 @@
 //
 // It is a test double, not a real provider: it keeps everything in memory
 // and accepts any password.
+//
+// # Endpoints
+//
+// Every endpoint is a path under [Provider.Issuer], the same on every
+// provider, so a test can give them to oidcauth.WithEndpoints by hand or
+// count requests with [Provider.Hits]:
+//
+//	GET       /.well-known/openid-configuration  discovery (edit it with Tamper.Metadata)
+//	GET       /jwks                              the key set (JWKS)
+//	GET, POST /authorize                         authorization; with Interactive, GET shows the login form and the form posts back here
+//	POST      /token                             token: authorization_code and refresh_token grants
+//	GET, POST /userinfo                          userinfo, with the access token as a Bearer token
+//	GET       /end_session                       RP-initiated logout: back to post_logout_redirect_uri with state
+//	POST      /revoke                            token revocation (RFC 7009)
+//
+// Back-channel logout goes the other way: [Provider.Logout] and
+// [Provider.LogoutSubject] post logout tokens to each client's
+// BackchannelLogoutURI.
 package oidctest
 
 import (

@@ -1,6 +1,7 @@
 package oidctest
 
 import (
+	"encoding/json"
 	"html"
 	"io"
 	"net/http"
@@ -39,5 +40,37 @@ func TestLoginForm(t *testing.T) {
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" || loc.Query().Get("state") != "st" {
 		t.Fatalf("status %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestEndpointPaths checks the paths the package doc lists against the
+// discovery document.
+func TestEndpointPaths(t *testing.T) {
+	p, err := NewProvider(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	resp, err := http.Get(p.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery: %d %v", resp.StatusCode, err)
+	}
+	for _, tc := range []struct{ member, path string }{
+		{"issuer", ""},
+		{"jwks_uri", "/jwks"},
+		{"authorization_endpoint", "/authorize"},
+		{"token_endpoint", "/token"},
+		{"userinfo_endpoint", "/userinfo"},
+		{"end_session_endpoint", "/end_session"},
+		{"revocation_endpoint", "/revoke"},
+	} {
+		if got := doc[tc.member]; got != p.Issuer+tc.path {
+			t.Errorf("%s = %v, want %s", tc.member, got, p.Issuer+tc.path)
+		}
 	}
 }
