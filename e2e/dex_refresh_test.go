@@ -1,0 +1,109 @@
+//go:build linux
+
+package e2e
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDexRefresh waits out Dex's access token twice: each time the app
+// refreshes it to call Dex's userinfo endpoint, and the second refresh
+// sends the refresh token that the first one got, since Dex rotates them
+// and refuses the old one.
+func TestDexRefresh(t *testing.T) {
+	t.Parallel()
+	d := needDexApp(t)
+	s := d.slot(t, "dex-refresh")
+	start := time.Now()
+	a := startAppAt(t, d.issuer, appConfig{slot: s})
+	b := newTab(t)
+	defer func() {
+		if t.Failed() {
+			d.logCalls(t, start)
+		}
+	}()
+
+	st, _ := dexLogin(t, d, b, a.origin+"/me", s, "")
+	if st.URL != a.origin+"/me" {
+		t.Fatalf("after login the browser is on %s:\n%s", st.URL, st.Text)
+	}
+	sub := checkDexClaims(t, d, s, b.pageJSON())
+	codes := d.tokenCalls(s.clientID(), "authorization_code")
+	if len(codes) != 1 || codes[0].Status != 200 || codes[0].RefreshOut == "" {
+		t.Fatalf("code exchange: %v, want one that brought a refresh token", codes)
+	}
+	rt0 := codes[0].RefreshOut
+
+	userinfo(t, b, a.origin, sub, "right after login")
+	if n := len(d.tokenCalls(s.clientID(), "refresh_token")); n != 0 {
+		t.Errorf("the app refreshed %d times before the access token (TTL %s) expired", n, accessTokenTTL())
+	}
+
+	// First expiry: one refresh, with the refresh token of the login.
+	sleepPastExpiry(codes[0].Time)
+	b.navigate(a.origin + "/")
+	userinfo(t, b, a.origin, sub, "after the access token expired")
+	refreshes := d.tokenCalls(s.clientID(), "refresh_token")
+	if len(refreshes) != 1 {
+		t.Fatalf("the app made %d refresh requests after expiry, want 1: %v", len(refreshes), refreshes)
+	}
+	r1 := refreshes[0]
+	switch {
+	case r1.Status != 200:
+		t.Fatalf("Dex refused the refresh: %v", r1)
+	case r1.RefreshIn != rt0:
+		t.Errorf("the refresh sent another refresh token than the login's")
+	case r1.RefreshOut == "" || r1.RefreshOut == rt0:
+		t.Fatalf("Dex did not rotate the refresh token (rotation is on)")
+	}
+	if r1.Auth != s.auth {
+		t.Errorf("the refresh request authenticated with %s, want %s", r1.Auth, s.auth)
+	}
+	if !d.calls.hasAfter(r1.Time, func(c dexCall) bool { return c.Path == "/userinfo" && c.Bearer && c.Status == 200 }) {
+		t.Errorf("Dex's userinfo endpoint saw no request with the refreshed token")
+	}
+	userinfo(t, b, a.origin, sub, "once more")
+	if n := len(d.tokenCalls(s.clientID(), "refresh_token")); n != 1 {
+		t.Errorf("the app made %d refresh requests, want still 1: it did not keep the refreshed tokens", n)
+	}
+
+	// Second expiry: the app must send the rotated token; Dex would refuse
+	// the first one ("refresh token claimed twice").
+	sleepPastExpiry(r1.Time)
+	b.navigate(a.origin + "/")
+	userinfo(t, b, a.origin, sub, "after the refreshed access token expired")
+	refreshes = d.tokenCalls(s.clientID(), "refresh_token")
+	if len(refreshes) != 2 {
+		t.Fatalf("the app made %d refresh requests in all, want 2: %v", len(refreshes), refreshes)
+	}
+	r2 := refreshes[1]
+	switch {
+	case r2.RefreshIn != r1.RefreshOut:
+		t.Errorf("the second refresh did not send the rotated refresh token (status %d %s)", r2.Status, r2.Error)
+	case r2.Status != 200:
+		t.Errorf("Dex refused the second refresh: %v", r2)
+	case r2.RefreshOut == "" || r2.RefreshOut == r1.RefreshOut:
+		t.Errorf("Dex did not rotate the refresh token again")
+	}
+
+	// Dex enforces the rotation: the login's refresh token, replayed
+	// directly to Dex (not through the proxy, out of the app's sight), is
+	// refused.
+	replay := plainDo(t, "POST", d.direct+dexIssuerPath+"/token", "application/x-www-form-urlencoded",
+		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt0}, "client_id": {s.clientID()}, "client_secret": {s.secret}}.Encode(), nil)
+	if replay.status != 400 || !strings.Contains(replay.body, "invalid_request") && !strings.Contains(replay.body, "invalid_grant") {
+		t.Errorf("Dex took the login's refresh token after two rotations: %d %s", replay.status, replay.body)
+	}
+
+	// The session goes on.
+	r := b.open(a.origin + "/api/me")
+	if r.Status != 200 || !strings.Contains(r.Body, sub) {
+		t.Errorf("GET /api/me after the refreshes: %d %q", r.Status, r.Body)
+	}
+	if errs := d.calls.filter(func(c dexCall) bool { return c.Path == "/token" && c.ClientID == s.clientID() && c.Status != 200 }); len(errs) > 0 {
+		t.Errorf("token errors at Dex: %v", errs)
+	}
+}
