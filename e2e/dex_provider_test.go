@@ -48,6 +48,7 @@ var dexSlotPlan = []struct {
 	{"dex-public", authNone},
 	{"dex-refresh", authPost},
 	{"dex-logout", authBasic},
+	{"dex-refused", authNone},
 }
 
 // dexIssuerPath is the path of Dex's issuer URL: a path, unlike

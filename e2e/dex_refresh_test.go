@@ -107,3 +107,94 @@ func TestDexRefresh(t *testing.T) {
 		t.Errorf("token errors at Dex: %v", errs)
 	}
 }
+
+// TestDexRefusedRefresh makes Dex refuse the app's refresh token: a copy of
+// it, used first by someone else (this is a public client: the token is
+// all it takes), rotates it away, so the app's own refresh is "claimed
+// twice". A login that cannot be refreshed any more must end: the API
+// answers 401 and the next page goes to Dex's login.
+//
+// Dex answers a dead refresh token (claimed twice, expired, revoked, or
+// unknown after a restart of its memory storage) with 400 invalid_request,
+// where RFC 6749 (5.2) says invalid_grant. oidcauth ends a login only on
+// invalid_grant and takes any other refusal for a passing failure, so with
+// Dex such a login never ends: the test skips, saying so, while that is what
+// it finds.
+func TestDexRefusedRefresh(t *testing.T) {
+	t.Parallel()
+	d := needDexApp(t)
+	s := d.slot(t, "dex-refused")
+	start := time.Now()
+	a := startAppAt(t, d.issuer, appConfig{slot: s})
+	b := newTab(t)
+	defer func() {
+		if t.Failed() {
+			d.logCalls(t, start)
+		}
+	}()
+
+	st, _ := dexLogin(t, d, b, a.origin+"/me", s, "")
+	if st.URL != a.origin+"/me" {
+		t.Fatalf("after login the browser is on %s:\n%s", st.URL, st.Text)
+	}
+	sub := checkDexClaims(t, d, s, b.pageJSON())
+	codes := d.tokenCalls(s.clientID(), "authorization_code")
+	if len(codes) != 1 || codes[0].RefreshOut == "" {
+		t.Fatalf("code exchange: %v, want one that brought a refresh token", codes)
+	}
+
+	// Someone else uses the login's refresh token, directly at Dex, once
+	// the reuse interval has passed: within it, Dex hands out the same
+	// token again rather than rotating it.
+	time.Sleep(time.Until(codes[0].Time.Add(dexReuseInterval + 500*time.Millisecond)))
+	stolen := plainDo(t, "POST", d.direct+dexIssuerPath+"/token", "application/x-www-form-urlencoded",
+		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {codes[0].RefreshOut}, "client_id": {s.clientID()}}.Encode(), nil)
+	if stolen.status != 200 {
+		t.Fatalf("the copy of the refresh token was refused: %d %s", stolen.status, stolen.body)
+	}
+
+	// Past the access token's expiry (and Dex's reuse interval), the app
+	// refreshes with the token it holds, which Dex has rotated away.
+	sleepPastExpiry(codes[0].Time)
+	b.navigate(a.origin + "/")
+	r := b.open(a.origin + "/api/userinfo")
+	skipIfNotImplemented(t, r.Status, r.Body, userinfoFeature)
+	refreshes := d.tokenCalls(s.clientID(), "refresh_token")
+	if len(refreshes) != 1 {
+		t.Fatalf("the app made %d refresh requests, want 1: %v", len(refreshes), refreshes)
+	}
+	refused := refreshes[0]
+	if refused.Status == 200 {
+		t.Fatalf("Dex took the app's rotated-away refresh token: %v", refused)
+	}
+	t.Logf("Dex refused the app's refresh: %d %s; the app answered GET /api/userinfo with %d %.200q", refused.Status, refused.Error, r.Status, r.Body)
+
+	if r.Status != 401 {
+		if r.Status >= 500 && refused.Status == 400 && refused.Error == "invalid_request" {
+			// What the app does next shows that the login lives on.
+			again := b.open(a.origin + "/api/userinfo")
+			me := b.open(a.origin + "/api/me")
+			n := len(d.tokenCalls(s.clientID(), "refresh_token"))
+			t.Skipf("KNOWN ISSUE (oidcauth, refresh.go): Dex refuses a dead refresh token with 400 invalid_request, not invalid_grant, "+
+				"and oidcauth ends a login only on invalid_grant: it answered %d, kept the login (then GET /api/userinfo %d, GET /api/me %d) "+
+				"and sent the dead token to Dex again (%d refresh requests in all), instead of 401 and a new login. "+
+				"A 4xx token error response (other than a retryable one) cannot succeed on retry and should end the login too.",
+				r.Status, again.Status, me.Status, n)
+		}
+		t.Fatalf("GET /api/userinfo after Dex refused the refresh token: %d %q, want 401 (the login has ended)", r.Status, r.Body)
+	}
+	if res := b.open(a.origin + "/api/me"); res.Status != 401 {
+		t.Errorf("GET /api/me after the login ended: %d %q, want 401", res.Status, res.Body)
+	}
+	// The next page goes to Dex, and a new login gets the user back.
+	st, _ = dexLogin(t, d, b, a.origin+"/me", s, "")
+	if st.URL != a.origin+"/me" {
+		t.Fatalf("the new login ended on %s", st.URL)
+	}
+	if got := b.pageJSON()["sub"]; got != sub {
+		t.Errorf("new login: sub %v, want %s", got, sub)
+	}
+	if n := len(d.tokenCalls(s.clientID(), "refresh_token")); n != 1 {
+		t.Errorf("the app sent the dead refresh token %d times, want once", n)
+	}
+}
