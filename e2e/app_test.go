@@ -112,9 +112,15 @@ func baseEnv() []string {
 	return env
 }
 
-// startApp builds (once) and starts the example for a slot; it is stopped
-// when the test ends.
+// startApp builds (once) and starts the example for a slot of the
+// provider; it is stopped when the test ends.
 func startApp(t testing.TB, p *oidcProvider, cfg appConfig) *app {
+	t.Helper()
+	return startAppAt(t, p.issuer, cfg)
+}
+
+// startAppAt starts the example for a slot of the provider at issuer.
+func startAppAt(t testing.TB, issuer string, cfg appConfig) *app {
 	t.Helper()
 	needExample(t)
 	s := cfg.slot
@@ -126,7 +132,7 @@ func startApp(t testing.TB, p *oidcProvider, cfg appConfig) *app {
 	}
 	a.env = append(baseEnv(),
 		"ADDR="+a.addr,
-		"OIDC_ISSUER="+p.issuer,
+		"OIDC_ISSUER="+issuer,
 		"OIDC_CLIENT_ID="+s.clientID(),
 		"OIDC_CLIENT_SECRET="+s.secret,
 		"OIDC_CLIENT_AUTH="+s.auth,

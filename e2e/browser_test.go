@@ -148,6 +148,9 @@ type pageState struct {
 	Consent       bool   `json:"consent"`
 	LogoutConfirm bool   `json:"logoutConfirm"`
 	Marked        bool   `json:"marked"`
+	// DexError is the message of a Dex error page, or of its login form
+	// refusing the password.
+	DexError string `json:"dexError"`
 }
 
 const pageStateJS = `(() => ({
@@ -159,6 +162,12 @@ const pageStateJS = `(() => ({
 	consent: !!document.querySelector('input[name="prompt"][value="consent"]'),
 	logoutConfirm: !!document.getElementById('op.logoutForm'),
 	marked: window.__e2eMarked === true,
+	dexError: (() => {
+		const e = document.getElementById('login-error');
+		if (e) return e.innerText.trim() || 'login refused';
+		const h = document.querySelector('.theme-panel > h2.theme-heading');
+		return h && !document.querySelector('.theme-panel form') ? (document.querySelector('.theme-panel').innerText.trim() || 'error') : '';
+	})(),
 }))()`
 
 func (b *tab) state() (pageState, error) {
@@ -178,6 +187,9 @@ func (b *tab) mark() {
 // flow says how to answer the provider's pages.
 type flow struct {
 	user string
+	// password is typed in the login form; "" types "any password", which
+	// oidc-provider's development login takes.
+	password string
 	// done reports whether the browser has arrived; it is asked only about
 	// a fully loaded page that no action of the suite is leaving.
 	done func(pageState) bool
@@ -220,15 +232,22 @@ func (b *tab) drive(f *flow, timeout time.Duration) pageState {
 		case strings.Contains(st.Title, "oops! something went wrong"):
 			b.screenshot("provider-error")
 			b.t.Fatalf("the provider shows an error at %s:\n%s", st.URL, st.Text)
+		case st.DexError != "":
+			b.screenshot("provider-error")
+			b.t.Fatalf("Dex shows an error at %s: %s", st.URL, st.DexError)
 		case st.Login:
 			f.sawLogin = true
 			if f.shotLogin != "" {
 				b.screenshot(f.shotLogin)
 			}
+			password := f.password
+			if password == "" {
+				password = "any password"
+			}
 			b.mark()
 			b.do(20*time.Second,
 				chromedp.SendKeys(chromedp.CSS(`input[name="login"]`), f.user),
-				chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "any password"),
+				chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
 				chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
 			)
 		case st.Consent:
