@@ -180,8 +180,7 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 	tok, err := a.oauth.TokenSource(pctx, &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
 	now := time.Now()
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+		if refreshTokenRefused(err) {
 			// Another instance sharing the store may have used the same
 			// refresh token first and be about to store what it got.
 			if newer := a.awaitNewer(ctx, l, cur); newer != nil {
@@ -224,6 +223,23 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 	}
 	a.log.Debug("oidcauth: tokens refreshed", "sub", l.Subject, "rotated", rotated, "id_token", next.IDToken != cur.IDToken)
 	return next, nil
+}
+
+// refreshTokenRefused reports whether the token endpoint refused the
+// refresh token itself, which no retry fixes: invalid_grant (RFC 6749
+// 5.2), or a 400 invalid_request, which Dex answers for a refresh token that
+// is expired, revoked or already used. Other errors (invalid_client, 5xx,
+// timeouts) leave the login for a later try.
+func refreshTokenRefused(err error) bool {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return false
+	}
+	status := 0
+	if re.Response != nil {
+		status = re.Response.StatusCode
+	}
+	return re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_request" && status == http.StatusBadRequest
 }
 
 // awaitNewer looks for a token set newer than cur, for up to the race grace.

@@ -166,6 +166,9 @@ func TestRefreshRefused(t *testing.T) {
 		{"invalid_grant", []Option{offline}, func(op *oidctest.Provider) {
 			op.SetTamper(oidctest.Tamper{TokenStatus: 400, TokenBody: `{"error":"invalid_grant","error_description":"refresh token expired"}`})
 		}},
+		{"invalid_request, as Dex refuses a dead refresh token", []Option{offline}, func(op *oidctest.Provider) {
+			op.SetTamper(oidctest.Tamper{TokenStatus: 400, TokenBody: `{"error":"invalid_request","error_description":"Refresh token is invalid or has already been claimed by another client."}`})
+		}},
 		{"no refresh token", nil, func(*oidctest.Provider) {}},
 	}
 	for _, tt := range tests {

@@ -52,6 +52,7 @@ muts = [
  ("lease.go", '} else if latest.Version != cur.Version {', '} else if false {', "TestRefreshRereadsTheRecord"),
  ("lease.go", 'if !taken {\n\t\t\treturn nil, errLeaseHeld', 'if false {\n\t\t\treturn nil, errLeaseHeld', "TestRefreshLeaseAcrossInstances"),
  ("lease.go", 'if back, _, err := a.storeFind(ctx, key); err != nil || !bytes.Equal(back, value) {', 'if back, _, err := a.storeFind(ctx, key); err != nil || back == nil {', "TestBestEffortLease"),
+ ("refresh.go", 'return re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_request" && status == http.StatusBadRequest', 'return re.ErrorCode == "invalid_grant"', "TestRefreshRefused/invalid_request,_as_Dex_refuses_a_dead_refresh_token"),
  ("refresh.go", 'if errors.Is(err, errLeaseHeld) {', 'if false {', "TestRefreshLeaseHolderCrashed"),
  ("lease.go", 'if !time.Now().Before(deadline) {\n\t\t\treturn refreshError(', 'if false {\n\t\t\treturn refreshError(', "TestRefreshLeaseWaitIsBounded"),
  ("lease.go", 'if !time.Now().Before(deadline) {\n\t\t\treturn nil, err', 'if true {\n\t\t\treturn nil, err', "TestRefreshSurvivesAStoreOutage"),

@@ -170,17 +170,6 @@ func TestDexRefusedRefresh(t *testing.T) {
 	t.Logf("Dex refused the app's refresh: %d %s; the app answered GET /api/userinfo with %d %.200q", refused.Status, refused.Error, r.Status, r.Body)
 
 	if r.Status != 401 {
-		if r.Status >= 500 && refused.Status == 400 && refused.Error == "invalid_request" {
-			// What the app does next shows that the login lives on.
-			again := b.open(a.origin + "/api/userinfo")
-			me := b.open(a.origin + "/api/me")
-			n := len(d.tokenCalls(s.clientID(), "refresh_token"))
-			t.Skipf("KNOWN ISSUE (oidcauth, refresh.go): Dex refuses a dead refresh token with 400 invalid_request, not invalid_grant, "+
-				"and oidcauth ends a login only on invalid_grant: it answered %d, kept the login (then GET /api/userinfo %d, GET /api/me %d) "+
-				"and sent the dead token to Dex again (%d refresh requests in all), instead of 401 and a new login. "+
-				"A 4xx token error response (other than a retryable one) cannot succeed on retry and should end the login too.",
-				r.Status, again.Status, me.Status, n)
-		}
 		t.Fatalf("GET /api/userinfo after Dex refused the refresh token: %d %q, want 401 (the login has ended)", r.Status, r.Body)
 	}
 	if res := b.open(a.origin + "/api/me"); res.Status != 401 {
