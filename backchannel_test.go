@@ -92,7 +92,7 @@ func TestBackchannelLogoutEndsSessions(t *testing.T) {
 			if osid, _ := other.sidSub(); osid == sid {
 				t.Fatal("the two browsers share a provider session")
 			}
-			tokensBefore := storeKeys(t, h.auth, "oidcauth.tokens.")
+			tokensBefore := storeKeys(t, h.auth, tokensPrefix)
 			token := tt.token(h.op, sid, sub)
 
 			resp := postLogout(t, uri, logoutForm(token), tt.header)
@@ -107,7 +107,7 @@ func TestBackchannelLogoutEndsSessions(t *testing.T) {
 			} else if s := other.apiStatus(); s != http.StatusOK {
 				t.Fatalf("the user's other browser (another provider session): %d, want 200", s)
 			}
-			if n := storeKeys(t, h.auth, "oidcauth.tokens."); n != tokensBefore-ended {
+			if n := storeKeys(t, h.auth, tokensPrefix); n != tokensBefore-ended {
 				t.Errorf("token records: %d, want %d", n, tokensBefore-ended)
 			}
 			if strings.Contains(h.logs.String(), token) {

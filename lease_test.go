@@ -218,7 +218,7 @@ func (h *harness) login0() string {
 		h.t.Fatalf("%d token records, want 1", len(recs))
 	}
 	for k := range recs {
-		return strings.TrimPrefix(k, "oidcauth.tokens.")
+		return strings.TrimPrefix(k, tokensPrefix)
 	}
 	return ""
 }

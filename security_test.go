@@ -3,6 +3,7 @@ package oidcauth
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/alexedwards/scs/v2"
@@ -136,5 +137,54 @@ func TestPendingStoreFailure(t *testing.T) {
 	resp := h.get("/login")
 	if resp.StatusCode != http.StatusServiceUnavailable || !errors.Is(last, ErrSession) || resp.Header.Get("Location") != "" {
 		t.Fatalf("status %d error %v Location %q", resp.StatusCode, last, resp.Header.Get("Location"))
+	}
+}
+
+// TestSessionCookieCannotNameRecords: scs looks a session up by its cookie's
+// value, and oidcauth's records share the Store. A cookie naming one of
+// them must be as anonymous as any unknown cookie (302), never a 503 that
+// tells who logged in recently: with oidcauth's own manager (which hashes
+// tokens) and with an application's manager that does not.
+func TestSessionCookieCannotNameRecords(t *testing.T) {
+	t.Parallel()
+	for _, own := range []bool{true, false} {
+		name := map[bool]string{true: "own manager", false: "app manager without hashing"}[own]
+		t.Run(name, func(t *testing.T) {
+			var opts []Option
+			if !own {
+				sm := scs.New()
+				sm.Store = memstore.New()
+				opts = append(opts, WithSessionManager(sm))
+			}
+			h := newHarness(t, oidctest.Config{}, opts...)
+			h.mustLogin("/me")
+			_, sub := h.sidSub()
+			cookieName := h.auth.SessionManager().Cookie.Name
+			if own {
+				// Sessions are stored under the token's hash, never the token.
+				token := h.sessionCookie().Value
+				_, plain, _ := h.auth.sm.Store.Find(token)
+				_, hashed, _ := h.auth.sm.Store.Find(hashString(token))
+				if plain || !hashed {
+					t.Fatalf("session stored under its token: %v, under its hash: %v; want only the hash", plain, hashed)
+				}
+			}
+			for _, key := range []string{
+				subIndexKey(h.auth.issuer, sub),
+				strings.ReplaceAll(subIndexKey(h.auth.issuer, sub), keyPrefix, "oidcauth."),
+				tokensPrefix,
+			} {
+				req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/me", nil)
+				req.Header.Set("Cookie", cookieName+"="+key)
+				resp, err := http.DefaultTransport.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusFound {
+					t.Errorf("GET /me with the cookie %q: %d, want 302 as for any unknown session", key, resp.StatusCode)
+				}
+			}
+		})
 	}
 }

@@ -27,6 +27,9 @@ func newSessionManager(cfg config, secure bool) *scs.SessionManager {
 	sm.Cookie.Path = "/"
 	sm.Cookie.Secure = secure
 	sm.Cookie.Domain = ""
+	// The Store keys sessions by the token's hash: a stolen Store dump
+	// holds no usable cookie, and no cookie names another record.
+	sm.HashTokenInStore = true
 	return sm
 }
 
@@ -54,6 +57,9 @@ func warnWeakCookies(log *slog.Logger, sm *scs.SessionManager, secure bool) {
 	}
 	if c.Domain != "" {
 		warn("Cookie.Domain", "the cookie is shared with subdomains")
+	}
+	if !sm.HashTokenInStore {
+		warn("HashTokenInStore", "the Store holds usable session tokens, and any value a client sends is looked up as a key")
 	}
 	if sm.IdleTimeout == 0 {
 		warn("IdleTimeout", "sessions never expire for inactivity")

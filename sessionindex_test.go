@@ -54,14 +54,14 @@ func TestIndexKeepsNewEntries(t *testing.T) {
 	now := time.Now()
 	pending := indexEntry{Key: "not-committed-yet", Login: "l1", Expiry: now.Add(time.Hour).Unix(), Created: now.Unix()}
 	expired := indexEntry{Key: "expired", Login: "l2", Expiry: now.Add(-time.Second).Unix(), Created: now.Add(-time.Hour).Unix()}
-	if err := h.auth.indexWrite(ctx, "oidcauth.sub.test", []indexEntry{pending, expired}); err != nil {
+	if err := h.auth.indexWrite(ctx, subPrefix+"test", []indexEntry{pending, expired}); err != nil {
 		t.Fatal(err)
 	}
 	e := indexEntry{Key: "new", Login: "l3", Expiry: now.Add(time.Hour).Unix(), Created: now.Unix()}
-	if err := h.auth.indexAdd(ctx, "oidcauth.sub.test", e); err != nil {
+	if err := h.auth.indexAdd(ctx, subPrefix+"test", e); err != nil {
 		t.Fatal(err)
 	}
-	list, _ := h.auth.indexRead(ctx, "oidcauth.sub.test")
+	list, _ := h.auth.indexRead(ctx, subPrefix+"test")
 	var keys []string
 	for _, x := range list {
 		keys = append(keys, x.Key)

@@ -11,29 +11,47 @@ import (
 
 // oidcauth's own records live in the session manager's scs Store, beside
 // the sessions, so that every instance sharing the Store sees them. Their
-// keys all start with "oidcauth." and are built only here:
+// keys all start with keyPrefix and are built only here:
 //
-//	oidcauth.pending.<hash of state>     a login under way (start.go)
-//	oidcauth.tokens.<login ID>           a login's tokens (tokenstore.go)
-//	oidcauth.lease.<login ID>            the refresh lease of a login (lease.go)
-//	oidcauth.sid.<hash of issuer, sid>   the sessions of a provider session (sessionindex.go)
-//	oidcauth.sub.<hash of issuer, sub>   the sessions of a user (sessionindex.go)
-//	oidcauth.jti.<hash of issuer, jti>   a logout token already used (backchannel.go)
+//	oidcauth\pending.<hash of state>     a login under way (start.go)
+//	oidcauth\tokens.<login ID>           a login's tokens (tokenstore.go)
+//	oidcauth\lease.<login ID>            the refresh lease of a login (lease.go)
+//	oidcauth\sid.<hash of issuer, sid>   the sessions of a provider session (sessionindex.go)
+//	oidcauth\sub.<hash of issuer, sub>   the sessions of a user (sessionindex.go)
+//	oidcauth\jti.<hash of issuer, jti>   a logout token already used (backchannel.go)
 //
 // A session itself is stored under its token, or the token's hash with
-// HashTokenInStore (sessionStoreKey).
+// HashTokenInStore (sessionStoreKey). scs looks a session up by its cookie's
+// value, so no cookie may name one of these records: the backslash of
+// keyPrefix is a byte no cookie value can carry (RFC 6265 4.1.1's
+// cookie-octet excludes it, and net/http drops a cookie that has one), and a
+// hashed token is base64url. SECURITY.md, "Session cookies cannot name
+// oidcauth's records".
 
-func pendingKey(stateHash string) string { return "oidcauth.pending." + stateHash }
+// keyPrefix starts every key of oidcauth's own records.
+const keyPrefix = "oidcauth\\"
 
-func tokensKey(loginID string) string { return "oidcauth.tokens." + loginID }
+// The kinds of record, each a prefix of its keys.
+const (
+	pendingPrefix = keyPrefix + "pending."
+	tokensPrefix  = keyPrefix + "tokens."
+	leasePrefix   = keyPrefix + "lease."
+	sidPrefix     = keyPrefix + "sid."
+	subPrefix     = keyPrefix + "sub."
+	jtiPrefix     = keyPrefix + "jti."
+)
 
-func leaseKey(loginID string) string { return "oidcauth.lease." + loginID }
+func pendingKey(stateHash string) string { return pendingPrefix + stateHash }
 
-func sidIndexKey(issuer, sid string) string { return "oidcauth.sid." + hashString(issuer+"\x00"+sid) }
+func tokensKey(loginID string) string { return tokensPrefix + loginID }
 
-func subIndexKey(issuer, sub string) string { return "oidcauth.sub." + hashString(issuer+"\x00"+sub) }
+func leaseKey(loginID string) string { return leasePrefix + loginID }
 
-func jtiKey(issuer, jti string) string { return "oidcauth.jti." + hashString(issuer+"\x00"+jti) }
+func sidIndexKey(issuer, sid string) string { return sidPrefix + hashString(issuer+"\x00"+sid) }
+
+func subIndexKey(issuer, sub string) string { return subPrefix + hashString(issuer+"\x00"+sub) }
+
+func jtiKey(issuer, jti string) string { return jtiPrefix + hashString(issuer+"\x00"+jti) }
 
 // sessionStoreKey is the key under which scs stores the session of token:
 // with HashTokenInStore, scs stores it under base64url(SHA-256(token)).

@@ -28,7 +28,7 @@ func (s *racyStore) Commit(key string, b []byte, expiry time.Time) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.raced || !strings.HasPrefix(key, "oidcauth.sub.") {
+	if s.raced || !strings.HasPrefix(key, subPrefix) {
 		return nil
 	}
 	s.raced = true
@@ -73,7 +73,7 @@ type countingStore struct {
 }
 
 func (s *countingStore) Find(key string) ([]byte, bool, error) {
-	if strings.HasPrefix(key, "oidcauth.tokens.") {
+	if strings.HasPrefix(key, tokensPrefix) {
 		s.tokenReads.Add(1)
 		if s.failTokens.Load() {
 			return nil, false, errStoreDown
@@ -93,11 +93,11 @@ type staleStore struct {
 func (s *staleStore) Find(key string) ([]byte, bool, error) {
 	s.mu.Lock()
 	stale := s.stale
-	if strings.HasPrefix(key, "oidcauth.tokens.") {
+	if strings.HasPrefix(key, tokensPrefix) {
 		s.stale = nil
 	}
 	s.mu.Unlock()
-	if stale != nil && strings.HasPrefix(key, "oidcauth.tokens.") {
+	if stale != nil && strings.HasPrefix(key, tokensPrefix) {
 		return stale, true, nil
 	}
 	return s.MemStore.Find(key)
@@ -141,7 +141,7 @@ func tokenRecords(t testing.TB, h *harness) map[string]*tokenSet {
 	}
 	sets := map[string]*tokenSet{}
 	for k, b := range all {
-		if strings.HasPrefix(k, "oidcauth.tokens.") {
+		if strings.HasPrefix(k, tokensPrefix) {
 			var ts tokenSet
 			if err := json.Unmarshal(b, &ts); err != nil {
 				t.Fatal(err)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Removes each security defense in turn, in a scratch copy of the tree, and
 checks that the test SECURITY.md names for it fails. Run from the repository
-root: python3 .ci/mutation-check.py. Prints one line a defense and exits 1 if
-any test still passes without its defense."""
+root: python3 .ci/mutation-check.py [FILTER...]. Prints one line a defense
+and exits 1 if any test still passes without its defense. FILTERs keep only
+the defenses whose file or test name contains one of them."""
 import os, shutil, subprocess, sys, tempfile
 
 filters = sys.argv[1:]  # optional: run only the defenses whose file or test contains one
@@ -79,6 +80,8 @@ muts = [
  ("backchannel.go", 'if seen {', 'if seen && false {', "TestBackchannelLogoutRefusals/replayed_jti"),
  ("backchannel.go", 'r.Body = http.MaxBytesReader(w, r.Body, maxLogoutRequest)', '', "TestBackchannelLogoutMalformedRequests/body_over_64_KiB"),
  ("backchannel.go", 'raw := r.PostForm["logout_token"]', 'raw := r.Form["logout_token"]', "TestBackchannelLogoutMalformedRequests/logout_token_in_the_query"),
+ ("store.go", 'const keyPrefix = "oidcauth\\\\"', 'const keyPrefix = "oidcauth."', "TestSessionCookieCannotNameRecords/app_manager_without_hashing"),
+ ("session.go", 'sm.HashTokenInStore = true', '', "TestSessionCookieCannotNameRecords/own_manager"),
  ("store.go", 'return hashString(token)', 'return token', "TestBackchannelLogoutEndsSessions/HashTokenInStore,_by_sid"),
  ("sessionend.go", 'time.AfterFunc(d, func() { a.redelete(keys) })', '_ = d', "TestEndedSessionIsDeletedAgain"),
  ("sessionindex.go", 'if slices.ContainsFunc(back, func(x indexEntry) bool { return x.Key == e.Key }) {', 'if slices.ContainsFunc(back, func(x indexEntry) bool { return x.Key == e.Key }) || true {', "TestIndexSurvivesALostUpdate"),
@@ -88,6 +91,8 @@ muts = [
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]
+    if not muts:
+        sys.exit("no defense matches " + " ".join(filters))
 ok = True
 for f, old, new, test in muts:
     src = open(f).read()
