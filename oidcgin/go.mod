@@ -1,6 +1,6 @@
 module github.com/oidcauth/oidcauth/oidcgin
 
-go 1.26.0
+go 1.26.6
 
 require (
 	github.com/gin-gonic/gin v1.12.0
