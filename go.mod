@@ -1,6 +1,6 @@
 module github.com/oidcauth/oidcauth
 
-go 1.26.0
+go 1.26.6
 
 require (
 	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c

@@ -1,6 +1,6 @@
 module github.com/oidcauth/oidcauth/oidcecho5
 
-go 1.26.0
+go 1.26.6
 
 require (
 	github.com/labstack/echo/v5 v5.3.1

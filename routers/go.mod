@@ -1,6 +1,6 @@
 module github.com/oidcauth/oidcauth/routers
 
-go 1.26.0
+go 1.26.6
 
 require (
 	github.com/go-chi/chi/v5 v5.5.0
