@@ -24,6 +24,10 @@ const (
 	// logoutTokenMaxAge is how long after its iat a logout token without exp
 	// is accepted (the final spec requires exp; older providers omit it).
 	logoutTokenMaxAge = 5 * time.Minute
+	// logoutTokenMaxLife is how long after its iat any logout token is
+	// accepted, whatever its exp: its jti is remembered that long at most,
+	// and an exp years ahead cannot keep a record alive for years.
+	logoutTokenMaxLife = time.Hour
 	// maxJTI bounds the jti accepted.
 	maxJTI = 512
 )
@@ -137,9 +141,11 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 	// Remember the jti once the logout is done, so that a provider retrying
 	// after a failure is not refused. Two deliveries of one token at the
 	// same instant may both pass; they end the same sessions.
-	until := lt.exp
-	if until.IsZero() {
+	until := lt.iat.Add(logoutTokenMaxLife)
+	if lt.exp.IsZero() {
 		until = lt.iat.Add(logoutTokenMaxAge)
+	} else if lt.exp.Before(until) {
+		until = lt.exp
 	}
 	if err := a.storeCommit(ctx, jti, []byte{1}, until.Add(a.clockSkew)); err != nil {
 		a.log.Error("oidcauth: back-channel logout: remembering the jti failed; the token could be replayed", "err", err)
@@ -202,6 +208,8 @@ func (a *Auth) verifyLogoutToken(ctx context.Context, v *oidc.IDTokenVerifier, r
 		return nil, refuse("the logout token has expired (exp)", fmt.Errorf("exp %v", exp))
 	case !ok && iat.Before(now.Add(-logoutTokenMaxAge-a.clockSkew)):
 		return nil, refuse("the logout token has no exp and is too old (iat)", fmt.Errorf("iat %v", iat))
+	case iat.Before(now.Add(-logoutTokenMaxLife - a.clockSkew)):
+		return nil, refuse("the logout token is too old (iat)", fmt.Errorf("iat %v", iat))
 	}
 	lt.exp = exp
 	if nbf, ok, err := claimTime(c, "nbf"); err != nil || ok && nbf.After(now.Add(a.clockSkew)) {

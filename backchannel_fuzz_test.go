@@ -73,6 +73,7 @@ func FuzzLogoutTokenClaims(f *testing.F) {
 			"azp with several audiences":     len(aud) > 1 && str("azp") != "client",
 			"iat present, not in the future": !hasIat || time.Unix(int64(iat), 0).After(now.Add(2*time.Minute)),
 			"exp, when present, not passed":  hasExp && time.Unix(int64(exp), 0).Before(now.Add(-2*time.Minute)),
+			"iat within the last hour":       hasIat && time.Unix(int64(iat), 0).Before(now.Add(-time.Hour-2*time.Minute)),
 			"the logout event, an object":    !eventIsObject,
 			"no nonce":                       claims["nonce"] != nil,
 			"a jti":                          str("jti") == "",

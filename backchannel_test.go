@@ -165,6 +165,9 @@ func TestBackchannelLogoutRefusals(t *testing.T) {
 		}},
 		{name: "exp not a number", edit: func(c map[string]any) { c["exp"] = "tomorrow" }},
 		{name: "no exp and an old iat", edit: func(c map[string]any) { delete(c, "exp"); c["iat"] = now.Add(-10 * time.Minute).Unix() }},
+		{name: "exp years ahead and an iat over an hour old", edit: func(c map[string]any) {
+			c["iat"], c["exp"] = now.Add(-2*time.Hour).Unix(), now.AddDate(100, 0, 0).Unix()
+		}},
 		{name: "missing iat", edit: func(c map[string]any) { delete(c, "iat") }},
 		{name: "iat not a number", edit: func(c map[string]any) { c["iat"] = "now" }},
 		{name: "iat in the future", edit: func(c map[string]any) { c["iat"] = now.Add(5 * time.Minute).Unix() }},
@@ -363,5 +366,30 @@ func checkRefused(t *testing.T, resp *http.Response) {
 	}
 	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("headers %v", resp.Header)
+	}
+}
+
+// TestLogoutTokenJTIKeptBounded: a logout token whose exp is a century away
+// does not keep its jti record that long: at most its maximum life.
+func TestLogoutTokenJTIKeptBounded(t *testing.T) {
+	t.Parallel()
+	store := &expiryStore{MemStore: memstore.New()}
+	sm := scs.New()
+	sm.Store = store
+	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
+	uri := h.serveBackchannel()
+	h.mustLogin("/me")
+	sid, sub := h.sidSub()
+	c := h.op.LogoutClaims("client", sub, sid)
+	c["exp"] = time.Now().AddDate(100, 0, 0).Unix()
+	if resp := postLogout(t, uri, logoutForm(h.op.SignTyped(c, "logout+jwt")), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("logout: %d %s", resp.StatusCode, body(resp))
+	}
+	expiry, ok := store.expiry(jtiKey(h.auth.issuer, c["jti"].(string)))
+	if !ok {
+		t.Fatal("the jti is not remembered")
+	}
+	if limit := time.Now().Add(logoutTokenMaxLife + h.auth.clockSkew + time.Second); expiry.After(limit) {
+		t.Fatalf("the jti is kept until %v, past its token's maximum life (%v)", expiry, limit)
 	}
 }

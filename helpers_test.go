@@ -104,6 +104,9 @@ func (h *harness) routes() http.Handler {
 		}
 		io.WriteString(w, "hello stranger")
 	})))
+	mux.Handle("GET /cached", h.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, max-age=60")
+	})))
 	mux.HandleFunc("GET /visit", func(w http.ResponseWriter, r *http.Request) {
 		h.auth.SessionManager().Put(r.Context(), "visited", true)
 	})

@@ -71,3 +71,23 @@ func TestLogoutRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestAnonymousLogoutSchedulesNothing: a POST /logout without a session has
+// nothing to delete again later, so it starts no timers.
+func TestAnonymousLogoutSchedulesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, oidctest.Config{})
+	for range 3 {
+		if resp := h.logout(); resp.StatusCode != http.StatusFound {
+			t.Fatalf("anonymous logout: %d", resp.StatusCode)
+		}
+	}
+	if n := h.auth.index.redeletes.Load(); n != 0 {
+		t.Fatalf("%d anonymous logouts scheduled second deletes, want none", n)
+	}
+	h.mustLogin("/me")
+	h.logout()
+	if n := h.auth.index.redeletes.Load(); n != 1 {
+		t.Fatalf("a real logout scheduled %d second deletes, want 1", n)
+	}
+}

@@ -53,11 +53,18 @@ func (a *Auth) withLogin(next http.Handler, required bool) http.Handler {
 			return
 		}
 		l.cache = a.claims
+		// A page for a logged-in user stays out of caches (ASVS 14.3.2);
+		// a handler may set its own Cache-Control.
+		w.Header()["Cache-Control"] = noStore
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, l)))
 	})
 	loading = a.sm.LoadAndSave(self)
 	return self
 }
+
+// noStore is the Cache-Control of authenticated responses, shared so that
+// setting it allocates nothing; Header.Set and Add replace or copy it.
+var noStore = []string{"no-store"}
 
 // challenge answers an anonymous request: a redirect to the provider for a
 // browser navigation, 401 for everything else.

@@ -261,3 +261,25 @@ func TestPendingLoginsAreCapped(t *testing.T) {
 		t.Fatalf("%d login cookies, want %d", n, maxPending)
 	}
 }
+
+// TestAuthenticatedResponsesAreNotStored: a response to a logged-in user
+// carries Cache-Control: no-store (ASVS 14.3.2), so a page does not stay in
+// the browser's cache after logout; a handler's own Cache-Control wins, and
+// anonymous responses of Optional are left alone.
+func TestAuthenticatedResponsesAreNotStored(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, oidctest.Config{})
+	if cc := h.get("/").Header.Get("Cache-Control"); cc != "" {
+		t.Errorf("anonymous GET / (Optional): Cache-Control %q, want none", cc)
+	}
+	h.mustLogin("/me")
+	for _, path := range []string{"/me", "/"} {
+		resp := h.get(path)
+		if cc := resp.Header.Get("Cache-Control"); resp.StatusCode != http.StatusOK || cc != "no-store" {
+			t.Errorf("GET %s logged in: %d, Cache-Control %q, want 200 no-store", path, resp.StatusCode, cc)
+		}
+	}
+	if cc := h.get("/cached").Header.Get("Cache-Control"); cc != "private, max-age=60" {
+		t.Errorf("a handler's own Cache-Control: %q, want it kept", cc)
+	}
+}

@@ -48,6 +48,10 @@ func (a *Auth) endSessionsIn(ctx context.Context, list []indexEntry) error {
 
 // redeleteLater deletes keys again after each delay of redeleteAfter.
 func (a *Auth) redeleteLater(keys []string) {
+	if len(keys) == 0 {
+		return // nothing ended: no timers
+	}
+	a.index.redeletes.Add(1)
 	for _, d := range a.index.redeleteAfter {
 		time.AfterFunc(d, func() { a.redelete(keys) })
 	}

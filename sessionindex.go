@@ -40,6 +40,8 @@ type indexState struct {
 	// redeleteAfter are the delays of the package's redeleteAfter; tests
 	// shorten them.
 	redeleteAfter []time.Duration
+	// redeletes counts the ends that scheduled second deletes.
+	redeletes atomic.Int64
 }
 
 // indexEntry is one session in a sid or sub list.

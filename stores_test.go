@@ -205,3 +205,27 @@ func noSecretsLogged(t *testing.T, h *harness, secrets ...string) {
 		}
 	}
 }
+
+// expiryStore remembers the expiry of each commit.
+type expiryStore struct {
+	*memstore.MemStore
+	mu       sync.Mutex
+	expiries map[string]time.Time
+}
+
+func (s *expiryStore) Commit(key string, b []byte, expiry time.Time) error {
+	s.mu.Lock()
+	if s.expiries == nil {
+		s.expiries = map[string]time.Time{}
+	}
+	s.expiries[key] = expiry
+	s.mu.Unlock()
+	return s.MemStore.Commit(key, b, expiry)
+}
+
+func (s *expiryStore) expiry(key string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.expiries[key]
+	return t, ok
+}
