@@ -191,14 +191,15 @@ func (a *Auth) saveRefreshed(ctx context.Context, l *login, cur, next *tokenSet)
 	wait := 50 * time.Millisecond
 	for {
 		latest, err := a.loadTokens(ctx, l)
-		if err != nil {
-			if errors.Is(err, ErrNotLoggedIn) {
-				return nil, err
-			}
-		} else if latest.Version != cur.Version {
+		switch {
+		case errors.Is(err, ErrNotLoggedIn):
+			return nil, err // logged out meanwhile: store nothing
+		case err == nil && latest.Version != cur.Version:
 			return latest, nil
-		} else if err = a.saveTokens(ctx, l, next, a.sm.Deadline(ctx)); err == nil {
-			return next, nil
+		case err == nil:
+			if err = a.saveTokens(ctx, l, next, a.sm.Deadline(ctx)); err == nil {
+				return next, nil
+			}
 		}
 		if !time.Now().Before(deadline) {
 			return nil, err

@@ -126,7 +126,11 @@ func TestRefreshLeaseWaitIsBounded(t *testing.T) {
 		}
 	}()
 	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
 	st, _, err := h.fetch("/api/token")
+	if bound := 200*time.Millisecond + leaseTTL + 3*time.Second; time.Since(start) > bound {
+		t.Errorf("waited %v for the stuck holder, more than the bound %v", time.Since(start), bound)
+	}
 	if err != nil || st != http.StatusBadGateway || !errors.Is(last, ErrRefresh) {
 		t.Fatalf("GET /api/token with a stuck lease holder: %d %v (%v), want 502 ErrRefresh", st, err, last)
 	}

@@ -114,24 +114,37 @@ func TestRefreshRaceAcrossInstances(t *testing.T) {
 
 func TestRefreshRereadsTheRecord(t *testing.T) {
 	t.Parallel()
-	store := &staleStore{MemStore: memstore.New()}
-	sm := scs.New()
-	sm.Store = store
-	h := newHarness(t, oidctest.Config{RotateRefreshTokens: true}, offline, WithSessionManager(sm))
-	h.mustLogin("/me")
-	expireTokens(t, h)
-	old, _ := json.Marshal(stored(t, h))
-	h.apiToken()
-	// The request reads the expired set; the refresh must re-read and find
-	// the fresh one rather than send the rotated-away refresh token.
-	store.mu.Lock()
-	store.stale = old
-	store.mu.Unlock()
-	if got := h.apiToken(); got != stored(t, h).AccessToken {
-		t.Fatal("the request did not get the stored token")
-	}
-	if rs := refreshRequests(h.op); len(rs) != 1 {
-		t.Fatalf("refresh requests %+v, want 1: the refresh did not re-read the record", rs)
+	for _, tt := range []struct {
+		name    string
+		noLease bool
+		stale   int // reads of the token record that see the expired set
+	}{
+		{"in the flight", true, 1},
+		{"under the lease", false, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			store := &staleStore{MemStore: memstore.New()}
+			sm := scs.New()
+			sm.Store = store
+			h := newHarness(t, oidctest.Config{RotateRefreshTokens: true}, offline, WithSessionManager(sm))
+			h.auth.tokens.noLease = tt.noLease
+			h.mustLogin("/me")
+			expireTokens(t, h)
+			old, _ := json.Marshal(stored(t, h))
+			h.apiToken()
+			// The request reads the expired set; the refresh must re-read and
+			// find the fresh one rather than send the rotated-away refresh token.
+			store.mu.Lock()
+			store.stale, store.staleReads = old, tt.stale
+			store.mu.Unlock()
+			if got := h.apiToken(); got != stored(t, h).AccessToken {
+				t.Fatal("the request did not get the stored token")
+			}
+			if rs := refreshRequests(h.op); len(rs) != 1 {
+				t.Fatalf("refresh requests %+v, want 1: the refresh did not re-read the record", rs)
+			}
+		})
 	}
 }
 

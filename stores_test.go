@@ -86,18 +86,20 @@ func (s *countingStore) Find(key string) ([]byte, bool, error) {
 // if another instance had refreshed the tokens just after this one read them.
 type staleStore struct {
 	*memstore.MemStore
-	mu    sync.Mutex
-	stale []byte
+	mu         sync.Mutex
+	stale      []byte
+	staleReads int // how many token-record reads return stale
 }
 
 func (s *staleStore) Find(key string) ([]byte, bool, error) {
+	var stale []byte
 	s.mu.Lock()
-	stale := s.stale
-	if strings.HasPrefix(key, tokensPrefix) {
-		s.stale = nil
+	if strings.HasPrefix(key, tokensPrefix) && s.staleReads > 0 {
+		stale = s.stale
+		s.staleReads--
 	}
 	s.mu.Unlock()
-	if stale != nil && strings.HasPrefix(key, tokensPrefix) {
+	if stale != nil {
 		return stale, true, nil
 	}
 	return s.MemStore.Find(key)
