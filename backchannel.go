@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,6 +150,9 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 	}
 	if err := a.storeCommit(ctx, jti, []byte{1}, until.Add(a.clockSkew)); err != nil {
 		a.log.Error("oidcauth: back-channel logout: remembering the jti failed; the token could be replayed", "err", err)
+	}
+	if err := a.rememberLogout(ctx, lt); err != nil {
+		a.log.Error("oidcauth: back-channel logout: remembering the logout failed; a login under way may complete", "err", err)
 	}
 	a.log.Info("oidcauth: back-channel logout", "sub", lt.sub, "sid", lt.sid, "sessions", n)
 	w.WriteHeader(http.StatusOK)
@@ -348,4 +352,39 @@ func (a *Auth) endLogoutTokenSessions(ctx context.Context, lt *logoutToken) (int
 		a.log.Warn("oidcauth: back-channel logout: deleting the sid index failed", "err", err)
 	}
 	return len(list), nil
+}
+
+// rememberLogout records when the provider session (or, without sid, the
+// user) of lt was logged out, for as long as a session can live, so that a
+// login under way at that moment cannot complete afterwards with an
+// id_token issued before it (refuseLoggedOut).
+func (a *Auth) rememberLogout(ctx context.Context, lt *logoutToken) error {
+	key := endedKey(a.issuer, "sid", lt.sid)
+	if lt.sid == "" {
+		key = endedKey(a.issuer, "sub", lt.sub)
+	}
+	return a.storeCommit(ctx, key, strconv.AppendInt(nil, lt.iat.Unix(), 10), time.Now().Add(max(a.sm.Lifetime, pendingTTL)))
+}
+
+// refuseLoggedOut refuses a login whose id_token (issued at iat) predates a
+// back-channel logout of its provider session or of its user.
+func (a *Auth) refuseLoggedOut(ctx context.Context, l *login, iat time.Time) error {
+	keys := []string{endedKey(a.issuer, "sub", l.Subject)}
+	if l.SessionID != "" {
+		keys = append(keys, endedKey(a.issuer, "sid", l.SessionID))
+	}
+	for _, key := range keys {
+		b, found, err := a.storeFind(ctx, key)
+		if err != nil {
+			return sessionError("The login could not be completed. Please try again later.", err)
+		}
+		if !found {
+			continue
+		}
+		if ended, err := strconv.ParseInt(string(b), 10, 64); err != nil || !iat.After(time.Unix(ended, 0)) {
+			return newError(ErrProvider, "login_ended", "The provider ended this login before it completed. Please log in again.",
+				fmt.Errorf("the id_token (iat %v) predates a back-channel logout of its session or user", iat))
+		}
+	}
+	return nil
 }

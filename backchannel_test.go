@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -391,5 +392,52 @@ func TestLogoutTokenJTIKeptBounded(t *testing.T) {
 	}
 	if limit := time.Now().Add(logoutTokenMaxLife + h.auth.clockSkew + time.Second); expiry.After(limit) {
 		t.Fatalf("the jti is kept until %v, past its token's maximum life (%v)", expiry, limit)
+	}
+}
+
+// TestBackchannelLogoutDuringACallback: a back-channel logout that arrives
+// while the user is at the provider (the login started, the callback not
+// yet reached) stops that login: its id_token predates the logout.
+func TestBackchannelLogoutDuringACallback(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		logoutSID string // "" logs the user out
+		refused   bool
+	}{
+		{"by sid", "sid-pending", true},
+		{"by sub", "", true},
+		{"another provider session", "sid-other", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var last error
+			h := newHarness(t, oidctest.Config{}, recordErrors(&last))
+			uri := h.serveBackchannel()
+			h.op.SetTamper(oidctest.Tamper{IDTokenClaims: func(c map[string]any) {
+				c["sid"] = "sid-pending"
+				c["iat"] = time.Now().Add(-2 * time.Second).Unix()
+			}})
+			callback := h.authorize(h.startLogin("/me"))
+			if resp := postLogout(t, uri, logoutForm(h.op.SignTyped(h.op.LogoutClaims("client", "alice", tt.logoutSID), "logout+jwt")), nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("logout: %d %s", resp.StatusCode, body(resp))
+			}
+			resp := h.get(callback)
+			if !tt.refused {
+				if resp.StatusCode != http.StatusFound || h.apiStatus() != http.StatusOK {
+					t.Fatalf("a login of another provider session after a logout of one: %d (%v), want it to complete", resp.StatusCode, last)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusForbidden || !errors.Is(last, ErrProvider) {
+				t.Fatalf("the callback after the logout: %d (%v), want 403 ErrProvider", resp.StatusCode, last)
+			}
+			if s := h.apiStatus(); s != http.StatusUnauthorized {
+				t.Fatalf("GET /api/me: %d, want no session", s)
+			}
+			// A login after the logout, with a newer id_token, works.
+			h.op.SetTamper(oidctest.Tamper{IDTokenClaims: func(c map[string]any) { c["iat"] = time.Now().Add(2 * time.Second).Unix() }})
+			h.mustLogin("/me")
+		})
 	}
 }

@@ -138,8 +138,13 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Parse the claims once, into the cache the requests to come read.
-	if _, err := a.claims.get(l); err != nil {
+	c, err := a.claims.get(l)
+	if err != nil {
 		a.fail(w, r, idTokenError(err))
+		return
+	}
+	if err := a.refuseLoggedOut(ctx, l, c.IssuedAt); err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	if err := a.saveLogin(ctx, l, ts); err != nil {

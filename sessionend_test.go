@@ -115,3 +115,32 @@ func TestEndSessions(t *testing.T) {
 		t.Errorf("EndSessions(\"\"): %v, want ErrBadRequest", err)
 	}
 }
+
+// TestEndSessionsPastTheIndexLimit: a user who logs in many more times than
+// the session index keeps (with stolen credentials, say) cannot keep an old
+// session out of reach of EndSessions: the sessions the index drops end.
+func TestEndSessionsPastTheIndexLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, oidctest.Config{})
+	browsers := make([]*harness, 0, 2*maxIndexEntries+50)
+	for range cap(browsers) {
+		b := h.newBrowser()
+		b.mustLogin("/me")
+		browsers = append(browsers, b)
+	}
+	if s := browsers[0].apiStatus(); s != http.StatusUnauthorized {
+		t.Fatalf("the first of %d sessions, dropped from the index: %d, want 401 (ended)", len(browsers), s)
+	}
+	if err := h.auth.EndSessions(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	alive := 0
+	for _, b := range browsers {
+		if b.apiStatus() != http.StatusUnauthorized {
+			alive++
+		}
+	}
+	if alive > 0 {
+		t.Fatalf("%d of %d sessions survived EndSessions", alive, len(browsers))
+	}
+}

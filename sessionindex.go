@@ -19,9 +19,9 @@ import (
 // package doc, "The session index".
 
 const (
-	// maxIndexEntries bounds a list; beyond it the oldest entries are
-	// dropped (and logged): a user with more live sessions than this is not
-	// a human.
+	// maxIndexEntries bounds a list; beyond it the sessions of the oldest
+	// entries are ended (and logged): a user with more live sessions than
+	// this is not a human.
 	maxIndexEntries = 100
 	// indexGrace is how long a new entry is kept even though its session is
 	// not in the Store: scs writes the session when the callback answers,
@@ -162,10 +162,16 @@ func (a *Auth) indexAdd(ctx context.Context, key string, e indexEntry) error {
 		list = a.indexPrune(ctx, list, e.Key)
 		list = append(list, e)
 		if over := len(list) - maxIndexEntries; over > 0 {
+			// A session the index forgets could not be ended any more: the
+			// oldest sessions end instead.
 			slices.SortStableFunc(list, func(x, y indexEntry) int { return cmp.Compare(x.Created, y.Created) })
+			evicted := list[:over:over]
 			list = list[over:]
+			if err := a.endSessionsIn(ctx, evicted); err != nil {
+				return err
+			}
 			if now := time.Now().Unix(); a.index.fullWarned.Swap(now) < now-60 {
-				a.log.Warn("oidcauth: too many live sessions for one user or provider session; the oldest can no longer be ended by back-channel logout or EndSessions (logged at most once a minute)",
+				a.log.Warn("oidcauth: too many live sessions for one user or provider session; the oldest were ended (logged at most once a minute)",
 					"max", maxIndexEntries)
 			}
 		}

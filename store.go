@@ -39,6 +39,7 @@ const (
 	sidPrefix     = keyPrefix + "sid."
 	subPrefix     = keyPrefix + "sub."
 	jtiPrefix     = keyPrefix + "jti."
+	endedPrefix   = keyPrefix + "ended."
 )
 
 func pendingKey(stateHash string) string { return pendingPrefix + stateHash }
@@ -52,6 +53,12 @@ func sidIndexKey(issuer, sid string) string { return sidPrefix + hashString(issu
 func subIndexKey(issuer, sub string) string { return subPrefix + hashString(issuer+"\x00"+sub) }
 
 func jtiKey(issuer, jti string) string { return jtiPrefix + hashString(issuer+"\x00"+jti) }
+
+// endedKey names the record of a back-channel logout of a provider session
+// (claim "sid") or of a user (claim "sub").
+func endedKey(issuer, claim, value string) string {
+	return endedPrefix + claim + "." + hashString(issuer+"\x00"+value)
+}
 
 // sessionStoreKey is the key under which scs stores the session of token:
 // with HashTokenInStore, scs stores it under base64url(SHA-256(token)).
