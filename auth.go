@@ -39,6 +39,7 @@ type Auth struct {
 	tokens       tokenState // refresh.go
 	index        indexState // sessionindex.go
 	liveness     time.Duration
+	maxClaims    int // WithMaxClaimsSize
 	maxAge       time.Duration // from max_age; -1 when not requested
 	acrValues    []string      // from acr_values
 	sidRequired  bool          // WithBackchannelLogoutSessionRequired
@@ -81,6 +82,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		secure:       redirect.Scheme == "https",
 		claims:       newClaimsCache(claimsCacheSize),
 		liveness:     cfg.liveness,
+		maxClaims:    cfg.maxClaims,
 		sidRequired:  cfg.sidRequired,
 		capByIDToken: cfg.capByIDToken,
 	}

@@ -36,6 +36,7 @@ type config struct {
 	insecureHTTP    bool
 	jwksMinInterval time.Duration
 	liveness        time.Duration
+	maxClaims       int
 
 	// The token accessors (tokens.go, refresh.go).
 	refreshLeeway  time.Duration
@@ -66,6 +67,9 @@ const (
 	// DefaultLivenessInterval is how often, per session, the middleware checks
 	// that a login has not been ended elsewhere.
 	DefaultLivenessInterval = 10 * time.Second
+	// DefaultMaxClaimsSize bounds the id_token and the claims merged with
+	// userinfo that a provider can make the application store, in bytes.
+	DefaultMaxClaimsSize = 64 << 10
 )
 
 func defaultConfig() config {
@@ -78,6 +82,7 @@ func defaultConfig() config {
 		jwksMinInterval: DefaultJWKSRefreshInterval,
 		refreshLeeway:   DefaultRefreshLeeway,
 		liveness:        DefaultLivenessInterval,
+		maxClaims:       DefaultMaxClaimsSize,
 	}
 }
 

@@ -6,6 +6,11 @@ import (
 	"net/url"
 )
 
+// maxIDTokenHint is the longest id_token sent as id_token_hint: a longer
+// one would make the logout URL too long for common server limits (8 KiB),
+// so the provider gets only client_id.
+const maxIDTokenHint = 6 << 10
+
 // LogoutHandler returns the logout handler. It takes POST only and refuses
 // cross-origin requests (http.CrossOriginProtection), destroys the session so
 // its cookie no longer authenticates anywhere, and, when the provider has an
@@ -75,7 +80,9 @@ func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 	q.Set("client_id", a.clientID)
 	q.Set("state", random(16))
 	if l != nil {
-		q.Set("id_token_hint", l.IDToken)
+		if len(l.IDToken) <= maxIDTokenHint {
+			q.Set("id_token_hint", l.IDToken)
+		}
 	}
 	if a.postLogout != "" {
 		q.Set("post_logout_redirect_uri", a.postLogout)

@@ -351,6 +351,20 @@ func WithSessionCappedByIDToken() Option {
 	}
 }
 
+// WithMaxClaimsSize bounds what a provider can make the application store
+// per login (default [DefaultMaxClaimsSize]): an id_token, or claims merged
+// with userinfo (WithUserInfoClaims), larger than n bytes fails the login
+// (or the refresh that brought it) as invalid.
+func WithMaxClaimsSize(n int) Option {
+	return func(c *config) error {
+		if n < 4<<10 || n > 1<<20 {
+			return optionError("WithMaxClaimsSize", "%d is outside 4 KiB..1 MiB", n)
+		}
+		c.maxClaims = n
+		return nil
+	}
+}
+
 // WithLivenessInterval sets how often, per session, Require and Optional
 // check that the login was not ended elsewhere (logout on another instance,
 // back-channel logout, EndSessions) by reading its token record (default

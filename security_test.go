@@ -3,6 +3,7 @@ package oidcauth
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -187,4 +188,52 @@ func TestSessionCookieCannotNameRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClaimsSizeIsCapped: a provider cannot make the application store
+// megabytes per login, nor put them in the logout URL.
+func TestClaimsSizeIsCapped(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 100<<10)
+	bigIDToken := oidctest.Tamper{IDTokenClaims: func(c map[string]any) { c["blob"] = big }}
+	t.Run("id_token over the cap", func(t *testing.T) {
+		t.Parallel()
+		var last error
+		h := newHarness(t, oidctest.Config{}, recordErrors(&last))
+		h.op.SetTamper(bigIDToken)
+		if resp := h.login("/me"); resp.StatusCode != http.StatusBadRequest || !errors.Is(last, ErrIDToken) {
+			t.Fatalf("a 100 KiB id_token: %d (%v), want 400 ErrIDToken", resp.StatusCode, last)
+		}
+		if n := storeKeys(t, h.auth, tokensPrefix); n != 0 {
+			t.Fatalf("%d token records stored for a refused login", n)
+		}
+	})
+	t.Run("id_token under a raised cap", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, oidctest.Config{}, WithMaxClaimsSize(1<<20))
+		h.op.SetTamper(bigIDToken)
+		h.mustLogin("/me")
+	})
+	t.Run("merged userinfo over the cap", func(t *testing.T) {
+		t.Parallel()
+		var last error
+		h := newHarness(t, oidctest.Config{}, WithUserInfoClaims(), recordErrors(&last))
+		h.op.SetTamper(oidctest.Tamper{UserInfoClaims: func(c map[string]any) { c["blob"] = big }})
+		if resp := h.login("/me"); resp.StatusCode != http.StatusBadGateway || !errors.Is(last, ErrUserInfo) {
+			t.Fatalf("100 KiB of userinfo: %d (%v), want 502 ErrUserInfo", resp.StatusCode, last)
+		}
+	})
+	t.Run("no id_token_hint too long for a URL", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, oidctest.Config{})
+		h.op.SetTamper(oidctest.Tamper{IDTokenClaims: func(c map[string]any) { c["blob"] = strings.Repeat("x", 8<<10) }})
+		h.mustLogin("/me")
+		loc, err := url.Parse(h.logout().Header.Get("Location"))
+		if err != nil || !strings.HasPrefix(loc.String(), h.auth.meta.EndSessionEndpoint) {
+			t.Fatalf("logout to %v (%v), want the end_session_endpoint", loc, err)
+		}
+		if q := loc.Query(); q.Has("id_token_hint") || q.Get("client_id") != "client" {
+			t.Fatalf("logout URL of %d bytes with id_token_hint %v, client_id %q; want client_id only", len(loc.String()), q.Has("id_token_hint"), q.Get("client_id"))
+		}
+	})
 }

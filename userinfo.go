@@ -156,5 +156,8 @@ func (a *Auth) loginUserInfo(ctx context.Context, l *login, ts *tokenSet) error 
 	if l.Claims, err = mergeClaims(payload, claims); err != nil {
 		return userInfoError(err)
 	}
+	if len(l.Claims) > a.maxClaims {
+		return userInfoError(fmt.Errorf("the claims merged with userinfo are %d bytes, more than the %d this application stores (WithMaxClaimsSize)", len(l.Claims), a.maxClaims))
+	}
 	return nil
 }

@@ -97,6 +97,9 @@ func (a *Auth) checkAuthentication(extra *idTokenExtra) error {
 // when present or when aud has several values, and at_hash when present.
 // The nonce is the caller's to check (it differs for refreshed tokens).
 func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oidc.IDToken, *idTokenExtra, error) {
+	if len(raw) > a.maxClaims {
+		return nil, nil, fmt.Errorf("the id_token is %d bytes, more than the %d this application stores (WithMaxClaimsSize)", len(raw), a.maxClaims)
+	}
 	idt, err := a.verifier.Verify(ctx, raw)
 	if err != nil {
 		return nil, nil, err

@@ -95,6 +95,9 @@ muts = [
  ('callback.go', 'if err := a.refuseLoggedOut(ctx, l, c.IssuedAt); err != nil {', 'if err := error(nil); err != nil {', 'TestBackchannelLogoutDuringACallback'),
  ('backchannel.go', 'key := endedKey(a.issuer, "sid", lt.sid)', 'key := endedKey(a.issuer, "sub", lt.sub)', 'TestBackchannelLogoutDuringACallback/another_provider_session'),
  ('sessionindex.go', 'if err := a.endSessionsIn(ctx, evicted); err != nil {', 'if err := error(nil); err != nil {', 'TestEndSessionsPastTheIndexLimit'),
+ ('verify.go', 'if len(raw) > a.maxClaims {', 'if false {', 'TestClaimsSizeIsCapped/id_token_over_the_cap'),
+ ('userinfo.go', 'if len(l.Claims) > a.maxClaims {', 'if false {', 'TestClaimsSizeIsCapped/merged_userinfo_over_the_cap'),
+ ('logout.go', 'if len(l.IDToken) <= maxIDTokenHint {', 'if true {', 'TestClaimsSizeIsCapped/no_id_token_hint_too_long_for_a_URL'),
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]
