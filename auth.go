@@ -36,6 +36,7 @@ type Auth struct {
 	secure       bool
 	postLogout   string
 	claims       *claimsCache
+	exchanges    chan struct{} // slots for code exchanges (callback.go)
 	tokens       tokenState // refresh.go
 	index        indexState // sessionindex.go
 	liveness     time.Duration
@@ -81,6 +82,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		postLogout:   cfg.postLogoutURL,
 		secure:       redirect.Scheme == "https",
 		claims:       newClaimsCache(claimsCacheSize),
+		exchanges:    make(chan struct{}, maxExchanges),
 		liveness:     cfg.liveness,
 		maxClaims:    cfg.maxClaims,
 		sidRequired:  cfg.sidRequired,
@@ -90,9 +92,12 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		a.log = slog.Default()
 	}
 	if a.client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Concurrent logins reuse connections instead of opening new ones.
+		t.MaxIdleConnsPerHost = maxExchanges
 		a.client = &http.Client{
 			Timeout:   cfg.timeout,
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			Transport: t,
 			// Credentials never follow a redirect, to any host.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}

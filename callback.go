@@ -20,6 +20,10 @@ import (
 // maxCallbackQuery bounds the callback's query string.
 const maxCallbackQuery = 8 << 10
 
+// maxExchanges bounds the code exchanges under way at once per Auth; the
+// default HTTP client keeps as many idle connections to the provider.
+const maxExchanges = 32
+
 // CallbackHandler returns the handler for the redirect URI. It checks the
 // state, exchanges the code with the PKCE verifier, verifies the id_token,
 // renews the session token and sends the browser back to the page it first
@@ -225,6 +229,15 @@ func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.R
 func (a *Auth) exchange(r *http.Request, code, verifier string) (*oauth2.Token, error) {
 	ctx, cancel := a.providerContext(r.Context())
 	defer cancel()
+	// Anyone can start a login and post its callback with a made-up code:
+	// bound the client-authenticated token requests that can cause at once.
+	select {
+	case a.exchanges <- struct{}{}:
+		defer func() { <-a.exchanges }()
+	case <-ctx.Done():
+		return nil, newError(ErrExchange, "temporarily_unavailable", "Too many logins are under way. Please try again in a moment.",
+			errors.New("no code exchange slot freed within the timeout")).withStatus(http.StatusServiceUnavailable)
+	}
 	tok, err := a.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		return nil, newError(ErrExchange, "exchange_failed", "The login could not be completed with the provider.", tokenError(err))

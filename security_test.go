@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
@@ -236,4 +239,51 @@ func TestClaimsSizeIsCapped(t *testing.T) {
 			t.Fatalf("logout URL of %d bytes with id_token_hint %v, client_id %q; want client_id only", len(loc.String()), q.Has("id_token_hint"), q.Get("client_id"))
 		}
 	})
+}
+
+// inflight counts the requests under way through it, and their peak.
+type inflight struct {
+	now, peak atomic.Int64
+}
+
+func (c *inflight) RoundTrip(r *http.Request) (*http.Response, error) {
+	n := c.now.Add(1)
+	defer c.now.Add(-1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestCodeExchangesAreBounded: callbacks of logins anyone can start become
+// client-authenticated token requests; at most maxExchanges run at once,
+// the others wait their turn, and oidcauth's own client keeps that many
+// connections to the provider open instead of opening new ones.
+func TestCodeExchangesAreBounded(t *testing.T) {
+	t.Parallel()
+	counter := &inflight{}
+	h := newHarness(t, oidctest.Config{}, WithHTTPClient(&http.Client{Transport: counter}))
+	n := 3 * maxExchanges
+	callbacks := make([]string, n)
+	browsers := make([]*harness, n)
+	for i := range n {
+		browsers[i] = h.newBrowser()
+		callbacks[i] = browsers[i].authorize(browsers[i].startLogin("/me"))
+	}
+	h.op.SetTamper(oidctest.Tamper{TokenDelay: 100 * time.Millisecond})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if resp := browsers[i].get(callbacks[i]); resp.StatusCode != http.StatusFound {
+				t.Errorf("callback %d: %d", i, resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	if p := counter.peak.Load(); p > maxExchanges {
+		t.Fatalf("%d token requests at once, more than %d", p, maxExchanges)
+	}
+	def := newHarness(t, oidctest.Config{})
+	if tr := def.auth.client.Transport.(*http.Transport); tr.MaxIdleConnsPerHost < maxExchanges {
+		t.Fatalf("the default client keeps %d idle connections per host, fewer than %d", tr.MaxIdleConnsPerHost, maxExchanges)
+	}
 }

@@ -98,6 +98,8 @@ muts = [
  ('verify.go', 'if len(raw) > a.maxClaims {', 'if false {', 'TestClaimsSizeIsCapped/id_token_over_the_cap'),
  ('userinfo.go', 'if len(l.Claims) > a.maxClaims {', 'if false {', 'TestClaimsSizeIsCapped/merged_userinfo_over_the_cap'),
  ('logout.go', 'if len(l.IDToken) <= maxIDTokenHint {', 'if true {', 'TestClaimsSizeIsCapped/no_id_token_hint_too_long_for_a_URL'),
+ ('callback.go', 'case a.exchanges <- struct{}{}:\n\t\tdefer func() { <-a.exchanges }()', 'default:', 'TestCodeExchangesAreBounded'),
+ ('auth.go', 't.MaxIdleConnsPerHost = maxExchanges', '', 'TestCodeExchangesAreBounded'),
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]
