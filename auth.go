@@ -31,16 +31,16 @@ type Auth struct {
 	log          *slog.Logger
 	onError      ErrorHandler
 	apiPrefixes  []string
-	authorizeURL string // authorization endpoint with the fixed parameters
-	cookies      cookieNames
+	authorizeURL string       // authorization endpoint with the fixed parameters
+	pending      pendingState // pending.go
 	secure       bool
 	postLogout   string
 	claims       *claimsCache
 	exchanges    chan struct{} // slots for code exchanges (callback.go)
-	tokens       tokenState // refresh.go
-	index        indexState // sessionindex.go
+	tokens       tokenState    // refresh.go
+	index        indexState    // sessionindex.go
 	liveness     time.Duration
-	maxClaims    int // WithMaxClaimsSize
+	maxClaims    int           // WithMaxClaimsSize
 	maxAge       time.Duration // from max_age; -1 when not requested
 	acrValues    []string      // from acr_values
 	sidRequired  bool          // WithBackchannelLogoutSessionRequired
@@ -162,7 +162,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	} else {
 		warnWeakCookies(a.log, a.sm, a.secure)
 	}
-	a.cookies = newCookieNames(a.secure)
+	a.pending.slots = slotNames(a.secure)
 	if cfg.userInfoClaims && meta.UserinfoEndpoint == "" {
 		return nil, optionError("WithUserInfoClaims", "the provider has no userinfo endpoint")
 	}

@@ -2,9 +2,7 @@ package oidcauth
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -184,9 +182,10 @@ func (a *Auth) saveLogin(ctx context.Context, l *login, ts *tokenSet) error {
 	return nil
 }
 
-// takePending finds, checks and consumes the pending login of state: it must
-// exist, be bound to this browser by its cookie, and be younger than
-// pendingTTL. It is deleted before anything else happens, so it is used once.
+// takePending finds, checks and uses up the login of state: its cookie in
+// this browser must hold it, sealed by this application, younger than
+// pendingTTL, and the state must not have been used before (on any
+// instance, with a LeaseStore). The cookie is expired either way.
 func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.Request, state string) (*pendingLogin, error) {
 	if state == "" {
 		return nil, stateMismatch("the callback has no state")
@@ -195,34 +194,26 @@ func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.R
 		return nil, stateMismatch("the state is too long")
 	}
 	sh := hashString(state)
-	cookie, err := r.Cookie(a.cookies.loginPrefix + sh)
+	p, cookie, err := a.findPending(ctx, r, sh)
 	if err != nil {
+		return nil, sessionError("The login could not be completed. Please try again later.", err)
+	}
+	if p == nil {
 		return nil, stateMismatch("no login cookie for this state in this browser")
 	}
-	a.expireLoginCookie(w, sh)
-	b, found, err := a.storeFind(ctx, pendingKey(sh))
-	if err != nil {
-		return nil, sessionError("The login could not be completed. Please try again later.", err)
-	}
-	if !found {
-		return nil, stateMismatch("unknown, expired or used state")
-	}
-	if err := a.storeDelete(ctx, pendingKey(sh)); err != nil {
-		return nil, sessionError("The login could not be completed. Please try again later.", err)
-	}
-	var p pendingLogin
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, stateMismatch("the pending login record is corrupt: " + err.Error())
-	}
-	_, secret, _ := strings.Cut(cookie.Value, ".")
-	got := sha256.Sum256([]byte(secret))
-	if subtle.ConstantTimeCompare(got[:], p.Binding) != 1 {
-		return nil, stateMismatch("the login cookie does not match the pending login")
-	}
+	a.expireLoginCookie(w, cookie)
+	created := time.Unix(p.Created, 0)
 	if time.Since(time.Unix(p.Created, 0)) > pendingTTL {
 		return nil, stateMismatch("the pending login expired")
 	}
-	return &p, nil
+	fresh, err := a.useState(ctx, sh, created)
+	if err != nil {
+		return nil, sessionError("The login could not be completed. Please try again later.", err)
+	}
+	if !fresh {
+		return nil, stateMismatch("the state was already used")
+	}
+	return p, nil
 }
 
 // exchange trades the code for tokens, with the PKCE verifier.

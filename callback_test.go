@@ -34,36 +34,37 @@ func TestCallbackRejectsBadState(t *testing.T) {
 			return g
 		}},
 		{"reused state with its cookie replayed", func(t *testing.T, h *harness, g string) string {
-			// The binding cookie is single use too; an attacker who copied it
-			// still meets the deleted pending login.
-			state := mustParse(g).Query().Get("state")
-			u := mustParse(h.app.URL)
-			var saved *http.Cookie
-			for _, c := range h.client.Jar.Cookies(u) {
-				if c.Name == h.auth.cookies.loginPrefix+hashString(state) {
-					saved = c
-				}
-			}
+			// An attacker who copied the login cookie meets the used state.
+			saved := h.loginCookies()
 			h.mustLoginCallback(g)
-			saved.Path = "/"
-			h.client.Jar.SetCookies(u, []*http.Cookie{saved})
+			h.client.Jar.SetCookies(mustParse(h.app.URL), saved)
 			return g
 		}},
 		{"expired state", func(t *testing.T, h *harness, g string) string {
-			state := mustParse(g).Query().Get("state")
-			key := pendingKey(hashString(state))
-			b, _, _ := h.auth.storeFind(context.Background(), key)
-			var p pendingLogin
-			json.Unmarshal(b, &p)
-			p.Created = time.Now().Add(-pendingTTL - time.Second).Unix()
-			b, _ = json.Marshal(p)
-			h.auth.storeCommit(context.Background(), key, b, time.Now().Add(time.Minute))
+			h.editLoginCookies(func(p *pendingLogin) { p.Created = time.Now().Add(-pendingTTL - time.Second).Unix() })
 			return g
 		}},
 		{"tampered binding cookie", func(t *testing.T, h *harness, g string) string {
-			state := mustParse(g).Query().Get("state")
-			u := mustParse(h.app.URL)
-			h.client.Jar.SetCookies(u, []*http.Cookie{{Name: h.auth.cookies.loginPrefix + hashString(state), Value: "1.forged", Path: "/"}})
+			var forged []*http.Cookie
+			for _, c := range h.loginCookies() {
+				forged = append(forged, &http.Cookie{Name: c.Name, Value: "1.forged", Path: "/"})
+			}
+			h.client.Jar.SetCookies(mustParse(h.app.URL), forged)
+			return g
+		}},
+		{"cookie sealed by another application", func(t *testing.T, h *harness, g string) string {
+			other := newHarnessWith(t, h.op)
+			sealed, err := other.auth.seal(context.Background(), &pendingLogin{
+				StateHash: hashString(mustParse(g).Query().Get("state")), Created: time.Now().Unix(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var forged []*http.Cookie
+			for _, c := range h.loginCookies() {
+				forged = append(forged, &http.Cookie{Name: c.Name, Value: sealed, Path: "/"})
+			}
+			h.client.Jar.SetCookies(mustParse(h.app.URL), forged)
 			return g
 		}},
 		{"oversized state", func(t *testing.T, h *harness, g string) string {

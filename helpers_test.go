@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -411,4 +412,41 @@ func (h *harness) apiToken() string {
 		h.t.Fatal("GET /api/token: Token handed out the refresh token")
 	}
 	return tok.AccessToken
+}
+
+// loginCookies returns the browser's login cookies (logins under way).
+func (h *harness) loginCookies() []*http.Cookie {
+	h.t.Helper()
+	var cs []*http.Cookie
+	for _, c := range h.client.Jar.Cookies(mustParse(h.app.URL + "/callback")) {
+		if slices.Contains(h.auth.pending.slots, c.Name) {
+			c.Path = "/"
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// editLoginCookies opens the browser's login cookies, edits them and seals
+// them again.
+func (h *harness) editLoginCookies(edit func(*pendingLogin)) {
+	h.t.Helper()
+	ctx := context.Background()
+	aead, err := h.auth.loginAEAD(ctx, false)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var edited []*http.Cookie
+	for _, c := range h.loginCookies() {
+		p, err := h.auth.open(aead, c.Value)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		edit(p)
+		if c.Value, err = h.auth.seal(ctx, p); err != nil {
+			h.t.Fatal(err)
+		}
+		edited = append(edited, c)
+	}
+	h.client.Jar.SetCookies(mustParse(h.app.URL), edited)
 }

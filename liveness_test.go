@@ -41,7 +41,7 @@ func TestLongRequestCannotRevive(t *testing.T) {
 	}
 	close(release)
 	<-done
-	if _, found, _ := h.auth.SessionManager().Store.Find(old.Value); !found {
+	if _, found, _ := h.auth.SessionManager().Store.Find(h.auth.sessionStoreKey(old.Value)); !found {
 		t.Fatal("the long request did not write the session back: the race this test covers did not happen")
 	}
 	time.Sleep(350 * time.Millisecond)
@@ -53,7 +53,7 @@ func TestLongRequestCannotRevive(t *testing.T) {
 		t.Error("the ended login was not logged")
 	}
 	// The session itself survives, without the login.
-	if _, found, _ := h.auth.SessionManager().Store.Find(old.Value); !found {
+	if _, found, _ := h.auth.SessionManager().Store.Find(h.auth.sessionStoreKey(old.Value)); !found {
 		t.Error("the session was dropped instead of losing its login")
 	}
 }

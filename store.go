@@ -33,7 +33,7 @@ const keyPrefix = "oidcauth\\"
 
 // The kinds of record, each a prefix of its keys.
 const (
-	pendingPrefix = keyPrefix + "pending."
+	usedPrefix    = keyPrefix + "used."
 	tokensPrefix  = keyPrefix + "tokens."
 	leasePrefix   = keyPrefix + "lease."
 	sidPrefix     = keyPrefix + "sid."
@@ -42,7 +42,10 @@ const (
 	endedPrefix   = keyPrefix + "ended."
 )
 
-func pendingKey(stateHash string) string { return pendingPrefix + stateHash }
+// loginKeyKey names the key that seals logins under way.
+const loginKeyKey = keyPrefix + "key.login"
+
+func usedStateKey(stateHash string) string { return usedPrefix + stateHash }
 
 func tokensKey(loginID string) string { return tokensPrefix + loginID }
 
