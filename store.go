@@ -33,13 +33,13 @@ const keyPrefix = "oidcauth\\"
 
 // The kinds of record, each a prefix of its keys.
 const (
-	usedPrefix    = keyPrefix + "used."
-	tokensPrefix  = keyPrefix + "tokens."
-	leasePrefix   = keyPrefix + "lease."
-	sidPrefix     = keyPrefix + "sid."
-	subPrefix     = keyPrefix + "sub."
-	jtiPrefix     = keyPrefix + "jti."
-	endedPrefix   = keyPrefix + "ended."
+	usedPrefix   = keyPrefix + "used."
+	tokensPrefix = keyPrefix + "tokens."
+	leasePrefix  = keyPrefix + "lease."
+	sidPrefix    = keyPrefix + "sid."
+	subPrefix    = keyPrefix + "sub."
+	jtiPrefix    = keyPrefix + "jti."
+	endedPrefix  = keyPrefix + "ended."
 )
 
 // loginKeyKey names the key that seals logins under way.
