@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"context"
+	"crypto/cipher"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -41,6 +42,7 @@ type Auth struct {
 	index        indexState    // sessionindex.go
 	liveness     time.Duration
 	maxClaims    int           // WithMaxClaimsSize
+	tokenAEADs   []cipher.AEAD // WithTokenEncryption; the first seals
 	maxAge       time.Duration // from max_age; -1 when not requested
 	acrValues    []string      // from acr_values
 	sidRequired  bool          // WithBackchannelLogoutSessionRequired
@@ -85,6 +87,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		exchanges:    make(chan struct{}, maxExchanges),
 		liveness:     cfg.liveness,
 		maxClaims:    cfg.maxClaims,
+		tokenAEADs:   cfg.tokenAEADs,
 		sidRequired:  cfg.sidRequired,
 		capByIDToken: cfg.capByIDToken,
 	}
@@ -160,7 +163,9 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		a.sm = newSessionManager(cfg, a.secure)
 		a.sm.ErrorFunc = a.SessionError
 	} else {
-		warnWeakCookies(a.log, a.sm, a.secure)
+		if err := checkSessionManager(a.log, a.sm, a.secure, cfg.strictSessions); err != nil {
+			return nil, err
+		}
 	}
 	a.pending.slots = slotNames(a.secure)
 	if cfg.userInfoClaims && meta.UserinfoEndpoint == "" {

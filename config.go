@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"crypto/cipher"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -37,6 +38,8 @@ type config struct {
 	jwksMinInterval time.Duration
 	liveness        time.Duration
 	maxClaims       int
+	strictSessions  bool
+	tokenAEADs      []cipher.AEAD
 
 	// The token accessors (tokens.go, refresh.go).
 	refreshLeeway  time.Duration

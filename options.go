@@ -1,6 +1,8 @@
 package oidcauth
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -361,6 +363,44 @@ func WithMaxClaimsSize(n int) Option {
 			return optionError("WithMaxClaimsSize", "%d is outside 4 KiB..1 MiB", n)
 		}
 		c.maxClaims = n
+		return nil
+	}
+}
+
+// WithStrictSessionManager makes New refuse a session manager given with
+// WithSessionManager whose settings are weaker than oidcauth's defaults
+// (a cookie that is not HttpOnly, SameSite=None, not Secure with an https
+// redirect URL, without the __Host- prefix, with a Domain or a Path, tokens
+// not hashed in the Store, no idle timeout, a lifetime over a day), with
+// an error naming each. Without it New logs a warning for each.
+func WithStrictSessionManager() Option {
+	return func(c *config) error {
+		c.strictSessions = true
+		return nil
+	}
+}
+
+// WithTokenEncryption encrypts the token records (access, refresh and ID
+// tokens of each login) in the session Store with AES-256-GCM, so that a
+// dump of the Store holds no usable token. Each key is 32 bytes; the first
+// encrypts, all decrypt, so a key is rotated by putting the new one first
+// and removing the old one a session lifetime later. Records written
+// before the option was set are still read. Every instance must have the
+// same keys.
+func WithTokenEncryption(keys ...[]byte) Option {
+	return func(c *config) error {
+		if len(keys) == 0 {
+			return optionError("WithTokenEncryption", "no key")
+		}
+		c.tokenAEADs = nil
+		for i, k := range keys {
+			if len(k) != 32 {
+				return optionError("WithTokenEncryption", "key %d is %d bytes, want 32", i, len(k))
+			}
+			block, _ := aes.NewCipher(k)
+			aead, _ := cipher.NewGCM(block)
+			c.tokenAEADs = append(c.tokenAEADs, aead)
+		}
 		return nil
 	}
 }

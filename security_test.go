@@ -1,6 +1,8 @@
 package oidcauth
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -285,5 +287,70 @@ func TestCodeExchangesAreBounded(t *testing.T) {
 	def := newHarness(t, oidctest.Config{})
 	if tr := def.auth.client.Transport.(*http.Transport); tr.MaxIdleConnsPerHost < maxExchanges {
 		t.Fatalf("the default client keeps %d idle connections per host, fewer than %d", tr.MaxIdleConnsPerHost, maxExchanges)
+	}
+}
+
+// TestStrictSessionManager: with WithStrictSessionManager, New refuses an
+// application's manager weaker than oidcauth's defaults and names each
+// setting; a manager as strict as oidcauth's own is accepted.
+func TestStrictSessionManager(t *testing.T) {
+	t.Parallel()
+	op := newProvider(t, oidctest.Config{})
+	weak := scs.New()
+	weak.Store = memstore.New()
+	weak.Cookie.SameSite = http.SameSiteNoneMode
+	weak.Cookie.Domain = "example.com"
+	weak.Lifetime = 365 * 24 * time.Hour
+	_, err := New(context.Background(), op.Issuer, WithClientID("client"), WithClientSecret("secret"),
+		WithRedirectURL("http://127.0.0.1:1/callback"), WithSessionManager(weak), WithStrictSessionManager())
+	if !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("New with a weak manager: %v, want ErrInvalidOption", err)
+	}
+	for _, setting := range []string{"WithStrictSessionManager", "Cookie.SameSite", "Cookie.Domain", "HashTokenInStore", "IdleTimeout", "Lifetime"} {
+		if !strings.Contains(err.Error(), setting) {
+			t.Errorf("the error does not name %s: %v", setting, err)
+		}
+	}
+	strict := scs.New()
+	strict.Store = memstore.New()
+	strict.HashTokenInStore = true
+	strict.IdleTimeout, strict.Lifetime = 30*time.Minute, 8*time.Hour
+	h := newHarnessWith(t, op, WithSessionManager(strict), WithStrictSessionManager())
+	h.mustLogin("/me")
+}
+
+// TestTokenEncryption: with WithTokenEncryption a dump of the Store holds no
+// token; tokens still work, across a key rotation; a record no key opens
+// fails closed.
+func TestTokenEncryption(t *testing.T) {
+	t.Parallel()
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	store := memstore.New()
+	sm := func() *scs.SessionManager { m := scs.New(); m.Store = store; return m }
+	op := newProvider(t, oidctest.Config{})
+	h := newHarnessWith(t, op, offline, WithSessionManager(sm()), WithTokenEncryption(k1))
+	h.mustLogin("/me")
+	_, access, refresh := h.sessionTokens()
+	all, _ := store.All()
+	for k, b := range all {
+		if bytes.Contains(b, []byte(refresh)) || bytes.Contains(b, []byte(access)) {
+			t.Fatalf("the record %q holds a token in clear", k)
+		}
+	}
+	// Rotated: the new key first, the old one still opens.
+	rotated := newHarnessWith(t, op, offline, WithSessionManager(sm()), WithTokenEncryption(k2, k1))
+	rotated.client = h.client
+	if got := rotated.apiToken(); got != access {
+		t.Fatalf("after the rotation: access token %q, want the stored one", got)
+	}
+	// A key that does not open the record: 503, never a token.
+	other := newHarnessWith(t, op, offline, WithSessionManager(sm()), WithTokenEncryption(k2))
+	other.client = h.client
+	if st, _, _ := other.fetch("/api/token"); st != http.StatusServiceUnavailable {
+		t.Fatalf("a record no key opens: %d, want 503", st)
+	}
+	if _, err := New(context.Background(), op.Issuer, WithClientID("client"), WithRedirectURL("http://127.0.0.1:1/callback"),
+		WithTokenEncryption([]byte("short"))); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "WithTokenEncryption") {
+		t.Fatalf("a 5-byte key: %v, want an error naming WithTokenEncryption", err)
 	}
 }

@@ -33,43 +33,68 @@ func newSessionManager(cfg config, secure bool) *scs.SessionManager {
 	return sm
 }
 
-// warnWeakCookies logs each setting of the application's manager that is
-// weaker than oidcauth's defaults. It changes nothing.
-func warnWeakCookies(log *slog.Logger, sm *scs.SessionManager, secure bool) {
-	warn := func(setting, why string) {
-		log.Warn("oidcauth: the session manager's "+setting+" is weaker than oidcauth's default", "why", why)
-	}
+// weakSetting is a setting of an application's session manager weaker
+// than oidcauth's defaults.
+type weakSetting struct{ setting, why string }
+
+// weakSettings lists the settings of the application's manager that are
+// weaker than oidcauth's defaults; New logs them, or refuses them with
+// WithStrictSessionManager.
+func weakSettings(sm *scs.SessionManager, secure bool) []weakSetting {
+	var weak []weakSetting
+	add := func(setting, why string) { weak = append(weak, weakSetting{setting, why}) }
 	c := sm.Cookie
 	if !c.HttpOnly {
-		warn("Cookie.HttpOnly", "scripts can read the session cookie")
+		add("Cookie.HttpOnly", "scripts can read the session cookie")
 	}
 	if c.SameSite != http.SameSiteLaxMode && c.SameSite != http.SameSiteStrictMode {
-		warn("Cookie.SameSite", "the cookie is sent on cross-site requests; use Lax")
+		add("Cookie.SameSite", "the cookie is sent on cross-site requests; use Lax")
 	}
 	if secure && !c.Secure {
-		warn("Cookie.Secure", "the redirect URL is https but the cookie may travel over http")
+		add("Cookie.Secure", "the redirect URL is https but the cookie may travel over http")
 	}
 	if secure && !strings.HasPrefix(c.Name, "__Host-") {
-		warn("Cookie.Name", "without the __Host- prefix a sibling subdomain can plant the cookie")
+		add("Cookie.Name", "without the __Host- prefix a sibling subdomain can plant the cookie")
 	}
 	if c.Path != "/" {
-		warn("Cookie.Path", "a path other than / leaves the cookie out of some requests and forbids __Host-")
+		add("Cookie.Path", "a path other than / leaves the cookie out of some requests and forbids __Host-")
 	}
 	if c.Domain != "" {
-		warn("Cookie.Domain", "the cookie is shared with subdomains")
+		add("Cookie.Domain", "the cookie is shared with subdomains")
 	}
 	if !sm.HashTokenInStore {
-		warn("HashTokenInStore", "the Store holds usable session tokens, and any value a client sends is looked up as a key")
+		add("HashTokenInStore", "the Store holds usable session tokens, and any value a client sends is looked up as a key")
 	}
 	if sm.IdleTimeout == 0 {
-		warn("IdleTimeout", "sessions never expire for inactivity")
+		add("IdleTimeout", "sessions never expire for inactivity")
 	}
 	if sm.Lifetime > 24*time.Hour {
-		warn("Lifetime", "sessions live longer than a day")
+		add("Lifetime", "sessions live longer than a day")
+	}
+	return weak
+}
+
+// checkSessionManager warns about, or with strict refuses, an application's
+// manager weaker than oidcauth's defaults.
+func checkSessionManager(log *slog.Logger, sm *scs.SessionManager, secure, strict bool) error {
+	weak := weakSettings(sm, secure)
+	if strict && len(weak) > 0 {
+		var b strings.Builder
+		for i, w := range weak {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(w.setting + ": " + w.why)
+		}
+		return optionError("WithStrictSessionManager", "the session manager is weaker than oidcauth's defaults: %s", b.String())
+	}
+	for _, w := range weak {
+		log.Warn("oidcauth: the session manager's "+w.setting+" is weaker than oidcauth's default", "why", w.why)
 	}
 	if _, ok := sm.Codec.(scs.GobCodec); !ok {
 		log.Warn("oidcauth: the session manager's Codec is not scs.GobCodec; it must round-trip gob-registered types, or logins are lost")
 	}
+	return nil
 }
 
 // cookieName gives name the __Host- prefix when cookies are Secure.

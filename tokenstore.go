@@ -2,7 +2,9 @@ package oidcauth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -34,6 +36,9 @@ func (a *Auth) loadTokens(ctx context.Context, l *login) (*tokenSet, error) {
 	if !found {
 		return nil, fmt.Errorf("%w: the login's tokens are gone", ErrNotLoggedIn)
 	}
+	if b, err = a.openTokens(b); err != nil {
+		return nil, fmt.Errorf("%w: the token record does not decrypt: %v", ErrSession, err)
+	}
 	var ts tokenSet
 	if err := json.Unmarshal(b, &ts); err != nil {
 		return nil, fmt.Errorf("%w: the token record is corrupt: %v", ErrSession, err)
@@ -47,6 +52,7 @@ func (a *Auth) saveTokens(ctx context.Context, l *login, ts *tokenSet, expiry ti
 	if err != nil {
 		return err
 	}
+	b = a.sealTokens(b)
 	if err := a.storeCommit(ctx, tokensKey(l.ID), b, expiry); err != nil {
 		return fmt.Errorf("%w: saving the tokens: %v", ErrSession, err)
 	}
@@ -56,4 +62,38 @@ func (a *Auth) saveTokens(ctx context.Context, l *login, ts *tokenSet, expiry ti
 // deleteTokens removes the token set of l.
 func (a *Auth) deleteTokens(ctx context.Context, l *login) error {
 	return a.storeDelete(ctx, tokensKey(l.ID))
+}
+
+// sealedTokens starts a token record encrypted with WithTokenEncryption; a
+// plain record is JSON and starts with '{'.
+const sealedTokens = 'E'
+
+// sealTokens encrypts a token record with the first key, when there is one.
+func (a *Auth) sealTokens(plain []byte) []byte {
+	if len(a.tokenAEADs) == 0 {
+		return plain
+	}
+	aead := a.tokenAEADs[0]
+	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plain)+aead.Overhead())
+	out[0] = sealedTokens
+	rand.Read(out[1:])
+	return aead.Seal(out, out[1:], plain, nil)
+}
+
+// openTokens decrypts a token record with any of the keys; a plain record
+// (written before WithTokenEncryption) is returned as it is.
+func (a *Auth) openTokens(b []byte) ([]byte, error) {
+	if len(b) == 0 || b[0] != sealedTokens {
+		return b, nil
+	}
+	for _, aead := range a.tokenAEADs {
+		n := aead.NonceSize()
+		if len(b) < 1+n+aead.Overhead() {
+			break
+		}
+		if plain, err := aead.Open(nil, b[1:1+n], b[1+n:], nil); err == nil {
+			return plain, nil
+		}
+	}
+	return nil, errors.New("no key of WithTokenEncryption opens it")
 }
