@@ -136,13 +136,14 @@ func BenchmarkSessionSize(b *testing.B) {
 	h.mustLogin("/me")
 	var idTokenLen, sessionLen, tokensLen int
 	for b.Loop() {
-		sessionBytes, _, _ := h.auth.SessionManager().Store.Find(h.sessionCookie().Value)
+		sessionBytes, _, _ := h.auth.SessionManager().Store.Find(h.auth.sessionStoreKey(h.sessionCookie().Value))
 		sessionLen = len(sessionBytes)
 		_, dec, _ := h.auth.SessionManager().Codec.Decode(sessionBytes)
 		l := dec[sessionKey].(*login)
-		idTokenLen = len(l.IDToken)
 		tb, _, _ := h.auth.storeFind(context.Background(), tokensKey(l.ID))
 		tokensLen = len(tb)
+		ts, _ := h.auth.loadTokens(context.Background(), l)
+		idTokenLen = len(ts.IDToken)
 	}
 	b.ReportMetric(float64(idTokenLen), "B-id_token")
 	b.ReportMetric(float64(sessionLen), "B-session")

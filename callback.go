@@ -140,12 +140,12 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Parse the claims once, into the cache the requests to come read.
-	c, err := a.claims.get(l)
+	e, err := newClaimsEntry(ts)
 	if err != nil {
 		a.fail(w, r, idTokenError(err))
 		return
 	}
-	if err := a.refuseLoggedOut(ctx, l, c.IssuedAt); err != nil {
+	if err := a.refuseLoggedOut(ctx, l, e.claims.IssuedAt); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -153,6 +153,8 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, sessionError("The login could not be saved. Please try again later.", err))
 		return
 	}
+	e.checked.Store(time.Now().UnixNano())
+	a.claims.put(l.ID, e)
 	a.log.Info("oidcauth: login", "sub", l.Subject, "sid", l.SessionID)
 	http.Redirect(w, r, pending.ReturnTo, http.StatusFound)
 }
@@ -168,7 +170,7 @@ func (a *Auth) saveLogin(ctx context.Context, l *login, ts *tokenSet) error {
 		return err
 	}
 	if a.capByIDToken {
-		if err := a.capDeadline(ctx, l); err != nil {
+		if err := a.capDeadline(ctx, ts.IDToken); err != nil {
 			return err
 		}
 	}

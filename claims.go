@@ -90,8 +90,11 @@ func ClaimsFromContext(ctx context.Context) (c *Claims, ok bool) {
 	if l == nil {
 		return nil, false
 	}
-	c, err := l.claims()
-	return c, err == nil
+	e, err := l.claims(ctx)
+	if err != nil {
+		return nil, false
+	}
+	return e.claims, true
 }
 
 // RawClaimsFromContext returns the logged-in user's claims as JSON, as the
@@ -101,8 +104,11 @@ func RawClaimsFromContext(ctx context.Context) (json.RawMessage, bool) {
 	if l == nil {
 		return nil, false
 	}
-	raw, err := l.rawClaims()
-	return raw, err == nil
+	e, err := l.claims(ctx)
+	if err != nil {
+		return nil, false
+	}
+	return e.raw, true
 }
 
 // DecodeClaims decodes the logged-in user's claims into v, the

@@ -1,70 +1,80 @@
 package oidcauth
 
 import (
-	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // signatureTailLen is how much of the end of a JWS (its signature) tells
-// one id_token from another without hashing the whole token on every
-// request.
+// one id_token from another without hashing the whole token.
 const signatureTailLen = 24
 
-// claimsCacheSize bounds the parsed claims kept per process.
+// claimsCacheSize bounds the logins whose claims are kept per process.
 const claimsCacheSize = 10000
 
-// claimsCache keeps the parsed standard claims of recent logins, keyed by
-// login ID, so that a handler reading the claims costs no JSON decoding and
-// no allocation per request. An entry is used only while the login's claims
-// source is the same: the same id_token (told by the end of its signature)
-// and the same merged claims (told by a hash, which only logins with
-// userinfo claims pay), so a refreshed id_token is parsed again. When full,
-// an eighth of the entries, chosen by map order, make room.
-type claimsCache struct {
-	seed maphash.Seed
-	max  int
-	mu   sync.RWMutex
-	m    map[string]cachedClaims
+// claimsEntry is what the cache keeps of a login: its claims, raw and
+// parsed, the tag of their source, and when this process last found the
+// login's token record (the liveness check).
+type claimsEntry struct {
+	tag     string
+	raw     []byte
+	claims  *Claims
+	checked atomic.Int64 // unix nanoseconds
 }
 
-type cachedClaims struct {
-	tag    string
-	sum    uint64
-	claims *Claims
-}
-
-func newClaimsCache(max int) *claimsCache {
-	return &claimsCache{seed: maphash.MakeSeed(), max: max, m: make(map[string]cachedClaims)}
-}
-
-// source identifies the login's claims source.
-func (cc *claimsCache) source(l *login) (tag string, sum uint64) {
-	tag = l.IDToken[max(0, len(l.IDToken)-signatureTailLen):]
-	if l.Claims != nil {
-		sum = maphash.Bytes(cc.seed, l.Claims)
+// newClaimsEntry parses the claims of a token record: its merged claims,
+// else its id_token's payload.
+func newClaimsEntry(ts *tokenSet) (*claimsEntry, error) {
+	raw := ts.Claims
+	if raw == nil {
+		var err error
+		if raw, err = jwtPayload(ts.IDToken); err != nil {
+			return nil, err
+		}
 	}
-	return tag, sum
-}
-
-func (cc *claimsCache) get(l *login) (*Claims, error) {
-	tag, sum := cc.source(l)
-	cc.mu.RLock()
-	e, ok := cc.m[l.ID]
-	cc.mu.RUnlock()
-	if ok && e.tag == tag && e.sum == sum {
-		return e.claims, nil
-	}
-	c, err := parseClaims(l)
+	c, err := parseClaims(raw)
 	if err != nil {
 		return nil, err
 	}
-	cc.put(l, c)
+	return &claimsEntry{tag: claimsTag(ts.IDToken), raw: raw, claims: c}, nil
+}
+
+// parseClaims parses raw claims into Claims.
+func parseClaims(raw []byte) (*Claims, error) {
+	c := new(Claims)
+	if err := c.UnmarshalJSON(raw); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
-// put caches c as the claims of l.
-func (cc *claimsCache) put(l *login, c *Claims) {
-	tag, sum := cc.source(l)
+// claimsCache keeps the claims of recent logins, keyed by login ID, so that
+// a request costs no store read for them and a handler reading them no JSON
+// decoding. An entry is used only while its tag is the login's. When full,
+// an eighth of the entries, chosen by map order, make room.
+type claimsCache struct {
+	max int
+	mu  sync.RWMutex
+	m   map[string]*claimsEntry
+}
+
+func newClaimsCache(max int) *claimsCache {
+	return &claimsCache{max: max, m: make(map[string]*claimsEntry)}
+}
+
+// get returns the entry of the login id when its tag is tag, else nil.
+func (cc *claimsCache) get(id, tag string) *claimsEntry {
+	cc.mu.RLock()
+	e := cc.m[id]
+	cc.mu.RUnlock()
+	if e == nil || e.tag != tag {
+		return nil
+	}
+	return e
+}
+
+// put caches e as the entry of the login id.
+func (cc *claimsCache) put(id string, e *claimsEntry) {
 	cc.mu.Lock()
 	if len(cc.m) >= cc.max {
 		n := cc.max / 8
@@ -75,11 +85,11 @@ func (cc *claimsCache) put(l *login, c *Claims) {
 			delete(cc.m, k)
 		}
 	}
-	cc.m[l.ID] = cachedClaims{tag: tag, sum: sum, claims: c}
+	cc.m[id] = e
 	cc.mu.Unlock()
 }
 
-// forget drops a login's entry, at logout.
+// forget drops a login's entry, when it ends.
 func (cc *claimsCache) forget(id string) {
 	cc.mu.Lock()
 	delete(cc.m, id)

@@ -1,7 +1,10 @@
 package oidcauth
 
 import (
+	"context"
 	"encoding/gob"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -11,70 +14,71 @@ import (
 const sessionKey = "oidcauth.login"
 
 // login is what a session holds after a successful login: who the user is,
-// nothing that changes on refresh (the tokens are in their own record, see
-// tokenSet). It is stored through scs with gob, so its fields are exported;
-// the type is not. It is kept small: scs decodes it on every request.
+// and a tag of the claims' source. It is decoded on every request, so it is
+// small (a few dozen bytes, whatever the id_token's size): the id_token and
+// merged claims live in the login's token record (tokenSet), and the
+// parsed claims in the Auth's claims cache. Through scs's gob codec its
+// fields are exported; the type is not.
 type login struct {
 	// ID names the login's token record; random, fixed for the login's life.
-	ID string
-	// IDToken is the raw, verified id_token of the login: the claims are
-	// its payload, and it is the id_token_hint at logout.
-	IDToken string
-	// Claims holds the raw claims when they are not the id_token's payload
-	// (merged with userinfo); usually nil, to keep sessions small.
-	Claims    []byte
+	ID        string
 	Subject   string
 	SessionID string
 	LoginTime time.Time
-	// Checked is when the middleware last found the login's token record
-	// (see alive).
-	Checked time.Time
+	// Tag tells the claims' source apart: the end of the newest id_token's
+	// signature (claimsTag). A refresh that brings a new id_token changes it.
+	Tag string
+	// Seen is when the session was last touched, for oidcauth's own
+	// manager's idle timeout (touch.go); zero with an application's manager.
+	Seen time.Time
 
-	// Per request, never stored: scs decodes a fresh login on every request.
-	cache   *claimsCache // set by the middleware
-	rawOnce sync.Once
-	raw     []byte
-	rawErr  error
-	stdOnce sync.Once
-	std     *Claims
-	stdErr  error
+	// Per request, never stored: a fresh login is decoded on every request.
+	auth    *Auth // set by the middleware
+	once    sync.Once
+	entry   *claimsEntry
+	loadErr error
 }
 
 func init() {
 	gob.Register(&login{})
 }
 
-// rawClaims returns the claims as JSON, decoding the id_token's payload at
-// most once per request and only when asked.
-func (l *login) rawClaims() ([]byte, error) {
-	if l.Claims != nil {
-		return l.Claims, nil
-	}
-	l.rawOnce.Do(func() { l.raw, l.rawErr = jwtPayload(l.IDToken) })
-	return l.raw, l.rawErr
+// claimsTag is the tag of the claims of idToken: the end of its signature.
+func claimsTag(idToken string) string {
+	return idToken[max(0, len(idToken)-signatureTailLen):]
 }
 
-// claims returns the parsed standard claims, from the Auth's cache when the
-// middleware set one, at most once per request.
-func (l *login) claims() (*Claims, error) {
-	l.stdOnce.Do(func() {
-		if l.cache != nil {
-			l.std, l.stdErr = l.cache.get(l)
+// errNoClaims means a login reached a handler without the middleware.
+var errNoClaims = errors.New("oidcauth: the login's claims are read through Require, Optional or an accessor")
+
+// claims returns the login's claims, raw and parsed, from the Auth's cache,
+// or from its token record when the cache does not have them; at most once
+// per request.
+func (l *login) claims(ctx context.Context) (*claimsEntry, error) {
+	l.once.Do(func() {
+		if l.auth == nil {
+			l.loadErr = errNoClaims
 			return
 		}
-		l.std, l.stdErr = parseClaims(l)
+		l.entry, l.loadErr = l.auth.loginClaims(ctx, l)
 	})
-	return l.std, l.stdErr
+	return l.entry, l.loadErr
 }
 
-func parseClaims(l *login) (*Claims, error) {
-	raw, err := l.rawClaims()
+// loginClaims returns the claims of l: cached when the cache has the same
+// source, else read from the token record, parsed and cached.
+func (a *Auth) loginClaims(ctx context.Context, l *login) (*claimsEntry, error) {
+	if e := a.claims.get(l.ID, l.Tag); e != nil {
+		return e, nil
+	}
+	ts, err := a.loadTokens(ctx, l)
 	if err != nil {
 		return nil, err
 	}
-	c := new(Claims)
-	if err := c.UnmarshalJSON(raw); err != nil {
-		return nil, err
+	e, err := newClaimsEntry(ts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the login's claims do not parse: %v", ErrIDToken, err)
 	}
-	return c, nil
+	a.claims.put(l.ID, e)
+	return e, nil
 }

@@ -46,7 +46,15 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 	ctx := r.Context()
 	l, _ := a.sessionLogin(ctx)
-	revoke := a.tokensToRevoke(ctx, l)
+	// The tokens, read before they are deleted: to revoke them, and the
+	// id_token as the hint.
+	var ts *tokenSet
+	if l != nil && (a.meta.RevocationEndpoint != "" || a.meta.EndSessionEndpoint != "") {
+		var err error
+		if ts, err = a.loadTokens(ctx, l); err != nil {
+			a.log.Debug("oidcauth: the tokens of the login are gone at logout", "err", err)
+		}
+	}
 	var ended []string
 	if token := a.sm.Token(ctx); token != "" {
 		ended = append(ended, a.sessionStoreKey(token))
@@ -66,8 +74,8 @@ func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 	if l != nil {
 		a.log.Info("oidcauth: logout", "sub", l.Subject, "sid", l.SessionID)
 	}
-	if revoke != nil {
-		a.revokeTokenSets(ctx, []*tokenSet{revoke})
+	if ts != nil {
+		a.revokeTokenSets(ctx, []*tokenSet{ts})
 	}
 	if a.meta.EndSessionEndpoint == "" {
 		return "/", nil
@@ -79,10 +87,8 @@ func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 	q := u.Query()
 	q.Set("client_id", a.clientID)
 	q.Set("state", random(16))
-	if l != nil {
-		if len(l.IDToken) <= maxIDTokenHint {
-			q.Set("id_token_hint", l.IDToken)
-		}
+	if ts != nil && len(ts.IDToken) <= maxIDTokenHint {
+		q.Set("id_token_hint", ts.IDToken)
 	}
 	if a.postLogout != "" {
 		q.Set("post_logout_redirect_uri", a.postLogout)

@@ -52,7 +52,7 @@ func (a *Auth) withLogin(next http.Handler, required bool) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		l.cache = a.claims
+		l.auth = a
 		// A page for a logged-in user stays out of caches (ASVS 14.3.2);
 		// a handler may set its own Cache-Control.
 		w.Header()["Cache-Control"] = noStore

@@ -199,6 +199,7 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 		Expiry:       tok.Expiry,
 		Obtained:     now,
 		IDToken:      cur.IDToken,
+		Claims:       cur.Claims,
 		Version:      cur.Version + 1,
 	}
 	rotated := tok.RefreshToken != "" && tok.RefreshToken != cur.RefreshToken
@@ -213,6 +214,14 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 				fmt.Errorf("%w: the refreshed id_token: %v", errLoginEnded, err)).withStatus(http.StatusBadGateway)
 		}
 		next.IDToken = raw
+		if cur.Claims != nil {
+			merged, err := remergeClaims(cur.Claims, raw)
+			if err != nil {
+				a.log.Warn("oidcauth: merging the refreshed id_token's claims failed; keeping the previous claims", "sub", l.Subject, "err", err)
+				merged = cur.Claims
+			}
+			next.Claims = merged
+		}
 	}
 	stored, err := a.saveRefreshed(ctx, l, cur, next)
 	if err != nil {
@@ -292,36 +301,34 @@ func (a *Auth) verifyRefreshedIDToken(ctx context.Context, l *login, raw, access
 	if idt.Subject != l.Subject {
 		return fmt.Errorf("the refreshed id_token is about sub %q, the login about %q", printable(idt.Subject, 100), printable(l.Subject, 100))
 	}
-	if _, err := parseClaims(&login{IDToken: raw}); err != nil {
+	payload, err := jwtPayload(raw)
+	if err == nil {
+		_, err = parseClaims(payload)
+	}
+	if err != nil {
 		return fmt.Errorf("the refreshed id_token's claims do not parse: %v", err)
 	}
 	return nil
 }
 
-// followIDToken makes the session's login carry the token set's id_token
-// when it is newer (a refresh brought one), so claims and id_token_hint
+// followIDToken makes the session's login carry the tag of the token set's
+// id_token when it is newer (a refresh brought one), so that the claims
 // follow it. It returns the login to use for the rest of the request. A
 // request that began before the refresh may write the older login back
-// (package doc, "Sessions and records").
+// (package doc, "Sessions and records"); its claims are then read from the
+// token record once.
 func (a *Auth) followIDToken(ctx context.Context, l *login, ts *tokenSet) *login {
-	if ts.IDToken == "" || ts.IDToken == l.IDToken {
+	if ts.IDToken == "" || claimsTag(ts.IDToken) == l.Tag {
 		return l
 	}
 	nl := &login{
 		ID:        l.ID,
-		IDToken:   ts.IDToken,
 		Subject:   l.Subject,
 		SessionID: l.SessionID,
 		LoginTime: l.LoginTime,
-		Checked:   l.Checked,
-	}
-	if l.Claims != nil {
-		merged, err := remergeClaims(l.Claims, ts.IDToken)
-		if err != nil {
-			a.log.Warn("oidcauth: merging the refreshed id_token's claims failed; keeping the previous claims", "sub", l.Subject, "err", err)
-			merged = l.Claims
-		}
-		nl.Claims = merged
+		Tag:       claimsTag(ts.IDToken),
+		Seen:      l.Seen,
+		auth:      a,
 	}
 	a.sm.Put(ctx, sessionKey, nl)
 	return nl

@@ -14,20 +14,6 @@ import (
 // maxRevocationResponse caps what is read of a revocation response.
 const maxRevocationResponse = 16 << 10
 
-// tokensToRevoke reads the tokens of l before its logout deletes them; nil
-// when the provider has no revocation endpoint or the tokens are gone.
-func (a *Auth) tokensToRevoke(ctx context.Context, l *login) *tokenSet {
-	if a.meta.RevocationEndpoint == "" || l == nil {
-		return nil
-	}
-	ts, err := a.loadTokens(ctx, l)
-	if err != nil {
-		a.log.Debug("oidcauth: no tokens to revoke at logout", "err", err)
-		return nil
-	}
-	return ts
-}
-
 // revokeTokenSets revokes the refresh and access tokens of sets at the
 // provider's revocation endpoint (RFC 7009), best effort: every request runs
 // at once, all within one timeout (WithTimeout); a failure is logged,

@@ -142,8 +142,8 @@ func (a *Auth) withSession(h http.HandlerFunc) http.Handler {
 // capDeadline moves the session's absolute deadline to the id_token's exp
 // when that comes first. scs stores the deadline with the session and expires
 // the record with it, so requests pay nothing for the cap.
-func (a *Auth) capDeadline(ctx context.Context, l *login) error {
-	payload, err := jwtPayload(l.IDToken)
+func (a *Auth) capDeadline(ctx context.Context, idToken string) error {
+	payload, err := jwtPayload(idToken)
 	if err != nil {
 		return fmt.Errorf("reading the id_token's exp: %w", err)
 	}

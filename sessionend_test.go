@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/oidcauth/oidcauth/oidctest"
 )
 
@@ -36,7 +38,15 @@ func TestEndedSessionIsDeletedAgain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, oidctest.Config{})
+			// Instance h ends the session; instance b, sharing the store and
+			// with the login's claims cached (checked recently), is where the
+			// revived session would still authenticate.
+			store := memstore.New()
+			manager := func() *scs.SessionManager { sm := scs.New(); sm.Store = store; sm.IdleTimeout = time.Hour; return sm }
+			op := newProvider(t, oidctest.Config{})
+			h := newHarnessWith(t, op, WithSessionManager(manager()))
+			b := newHarnessWith(t, op, WithSessionManager(manager()))
+			b.client = h.client
 			h.auth.index.redeleteAfter = []time.Duration{500 * time.Millisecond}
 			uri := h.serveBackchannel()
 			entered, release := make(chan struct{}), make(chan struct{})
@@ -48,6 +58,9 @@ func TestEndedSessionIsDeletedAgain(t *testing.T) {
 			t.Cleanup(slow.Close)
 			h.mustLogin("/me")
 			old := h.sessionCookie()
+			if s := b.apiStatus(); s != http.StatusOK {
+				t.Fatalf("the other instance before the logout: %d", s)
+			}
 
 			done := make(chan int)
 			go func() {
@@ -63,7 +76,7 @@ func TestEndedSessionIsDeletedAgain(t *testing.T) {
 			start := time.Now()
 			tt.end(t, h, uri)
 			h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{old}) // the old cookie, replayed
-			if s := h.apiStatus(); s != http.StatusUnauthorized {
+			if s := b.apiStatus(); s != http.StatusUnauthorized {
 				t.Fatalf("right after the logout: %d, want 401", s)
 			}
 			close(release)
@@ -71,12 +84,12 @@ func TestEndedSessionIsDeletedAgain(t *testing.T) {
 				t.Fatalf("the slow request: %d", s)
 			}
 			h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{old})
-			if s := h.apiStatus(); s != http.StatusOK {
+			if s := b.apiStatus(); s != http.StatusOK {
 				t.Fatalf("the slow request did not write the session back (%d): the race this test covers did not happen", s)
 			}
 			time.Sleep(time.Until(start.Add(700 * time.Millisecond)))
 			h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{old})
-			h.mustBeLoggedOut("after the second delete")
+			b.mustBeLoggedOut("after the second delete")
 		})
 	}
 }

@@ -20,8 +20,12 @@ type tokenSet struct {
 	Expiry       time.Time `json:"e,omitzero"` // of the access token; zero when unknown
 	// Obtained is when the access token was issued, for its lifetime.
 	Obtained time.Time `json:"o,omitzero"`
-	// IDToken is the newest id_token, refreshed ones included.
+	// IDToken is the newest id_token, refreshed ones included: the source
+	// of the claims, and the id_token_hint at logout.
 	IDToken string `json:"i,omitempty"`
+	// Claims are the claims merged with userinfo (WithUserInfoClaims), or
+	// nil: the id_token's payload is the claims.
+	Claims []byte `json:"c,omitempty"`
 	// Version counts the writes, so a refresh can tell a newer set apart.
 	Version int `json:"v"`
 }

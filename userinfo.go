@@ -149,15 +149,15 @@ func (a *Auth) loginUserInfo(ctx context.Context, l *login, ts *tokenSet) error 
 	if err != nil {
 		return userInfoError(err)
 	}
-	payload, err := jwtPayload(l.IDToken)
+	payload, err := jwtPayload(ts.IDToken)
 	if err != nil {
 		return idTokenError(err)
 	}
-	if l.Claims, err = mergeClaims(payload, claims); err != nil {
+	if ts.Claims, err = mergeClaims(payload, claims); err != nil {
 		return userInfoError(err)
 	}
-	if len(l.Claims) > a.maxClaims {
-		return userInfoError(fmt.Errorf("the claims merged with userinfo are %d bytes, more than the %d this application stores (WithMaxClaimsSize)", len(l.Claims), a.maxClaims))
+	if len(ts.Claims) > a.maxClaims {
+		return userInfoError(fmt.Errorf("the claims merged with userinfo are %d bytes, more than the %d this application stores (WithMaxClaimsSize)", len(ts.Claims), a.maxClaims))
 	}
 	return nil
 }

@@ -43,11 +43,10 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*
 	}
 	l := &login{
 		ID:        random(24),
-		IDToken:   raw,
 		Subject:   idt.Subject,
 		SessionID: extra.SessionID,
 		LoginTime: time.Now().UTC(),
-		Checked:   time.Now(),
+		Tag:       claimsTag(raw),
 	}
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,
