@@ -2,6 +2,7 @@ package oidcauth
 
 import (
 	"encoding/gob"
+	"encoding/json"
 	"sync"
 	"time"
 )
@@ -73,7 +74,7 @@ func parseClaims(l *login) (*Claims, error) {
 		return nil, err
 	}
 	c := new(Claims)
-	if err := c.UnmarshalJSON(raw); err != nil {
+	if err := json.Unmarshal(raw, c); err != nil {
 		return nil, err
 	}
 	return c, nil

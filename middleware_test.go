@@ -175,7 +175,7 @@ func TestClaimsAccessors(t *testing.T) {
 	h.mustLogin("/x")
 	h.get("/x")
 	c := got.claims
-	if c == nil || c.Subject != "bob" || c.Email != "bob@example.com" || !c.EmailVerified || c.Name != "Bob" ||
+	if c == nil || c.Subject != "bob" || c.Email != "bob@example.com" || !bool(c.EmailVerified) || c.Name != "Bob" ||
 		c.Issuer != op.Issuer || len(c.Audience) != 1 || c.Audience[0] != "client" || c.IssuedAt.IsZero() || c.SessionID == "" {
 		t.Fatalf("claims %+v", c)
 	}
