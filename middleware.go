@@ -74,7 +74,9 @@ func (a *Auth) challenge(w http.ResponseWriter, r *http.Request) {
 // credentials), realm the issuer.
 func (a *Auth) unauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", "Bearer realm="+quoteString(a.issuer))
-	a.errorHandler(r)(w, r, http.StatusUnauthorized, loginRequired(nil))
+	e := loginRequired(nil)
+	e.API = true // only API requests are answered 401
+	a.errorHandler(r)(w, r, http.StatusUnauthorized, e)
 }
 
 // IsAPIRequest reports whether r gets a 401 rather than a redirect to the
