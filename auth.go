@@ -35,6 +35,7 @@ type Auth struct {
 	cookies      cookieNames
 	secure       bool
 	postLogout   string
+	site         site // site.go: the application's origin, from the redirect URL
 	claims       *claimsCache
 	tokens       tokenState // refresh.go
 	index        indexState // sessionindex.go
@@ -79,6 +80,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		apiPrefixes:  cfg.apiPrefixes,
 		postLogout:   cfg.postLogoutURL,
 		secure:       redirect.Scheme == "https",
+		site:         newSite(redirect),
 		claims:       newClaimsCache(claimsCacheSize),
 		liveness:     cfg.liveness,
 		sidRequired:  cfg.sidRequired,

@@ -1,29 +1,30 @@
 package oidcauth
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 )
 
 // LogoutHandler returns the logout handler. It takes POST only and refuses
-// cross-origin requests (http.CrossOriginProtection), destroys the session so
-// its cookie no longer authenticates anywhere, and, when the provider has an
+// cross-origin requests: a Sec-Fetch-Site other than same-origin or none,
+// or an Origin other than the redirect URL's origin (compared with the
+// configured origin, not the request's Host, so that it holds behind a
+// reverse proxy that rewrites Host). It destroys the session so its cookie
+// no longer authenticates anywhere, and, when the provider has an
 // end_session_endpoint, redirects there (RP-Initiated Logout 1.0) with
 // id_token_hint, client_id, post_logout_redirect_uri and state; else it
 // redirects to "/".
 func (a *Auth) LogoutHandler() http.Handler {
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.fail(w, r, badRequest("cross_origin", "The request came from another site and was refused.",
-			errors.New("cross-origin request refused")).withStatus(http.StatusForbidden))
-	}))
-	return cop.Handler(http.HandlerFunc(a.handleLogout))
+	return http.HandlerFunc(a.handleLogout)
 }
 
 func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 	setNoStore(w.Header())
 	if !a.requireMethod(w, r, "Log out with POST.", http.MethodPost) {
+		return
+	}
+	if err := a.checkSameOrigin(r); err != nil {
+		a.fail(w, r, badRequest("cross_origin", "The request came from another site and was refused.", err).withStatus(http.StatusForbidden))
 		return
 	}
 	a.withSession(func(w http.ResponseWriter, r *http.Request) {
