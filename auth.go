@@ -35,7 +35,7 @@ type Auth struct {
 	cookies      cookieNames
 	secure       bool
 	postLogout   string
-	site         site // site.go: the application's origin, from the redirect URL
+	site         *site // site.go: the application's origin, from the redirect URL
 	claims       *claimsCache
 	tokens       tokenState // refresh.go
 	index        indexState // sessionindex.go

@@ -188,7 +188,7 @@ func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.R
 	sh := hashString(state)
 	cookie, err := r.Cookie(a.cookies.loginPrefix + sh)
 	if err != nil {
-		return nil, stateMismatch("no login cookie for this state in this browser")
+		return nil, a.noLoginCookie()
 	}
 	a.expireLoginCookie(w, sh)
 	b, found, err := a.storeFind(ctx, pendingKey(sh))

@@ -106,23 +106,6 @@ func TestLogoutBehindProxy(t *testing.T) {
 	}
 }
 
-// The origin as a browser writes it in Origin: lower case, no default port.
-func TestCanonicalOrigin(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://App.Example.com/callback":     "https://app.example.com",
-		"https://app.example.com:443/callback": "https://app.example.com",
-		"http://app.example.com:80/cb":         "http://app.example.com",
-		"http://127.0.0.1:8080/callback":       "http://127.0.0.1:8080",
-		"https://app.example.com:8443/":        "https://app.example.com:8443",
-		"http://[::1]:8080/callback":           "http://[::1]:8080",
-		"http://[::1]/callback":                "http://[::1]",
-	} {
-		if got := canonicalOrigin(mustParse(in)); got != want {
-			t.Errorf("canonicalOrigin(%s) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 // logoutRequest sends a logout request with header, in which {app} stands
 // for the app's URL and {host} for its host, and with the Host host when it
 // is not empty, as a reverse proxy that rewrites Host would.

@@ -68,6 +68,7 @@ func (a *Auth) LoginHandler() http.Handler {
 // startLogin stores a pending login and redirects the browser to the
 // provider. returnTo must already be sanitized.
 func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+	a.warnOtherHost(r)
 	state, nonce, verifier, secret := random(32), random(32), oauth2.GenerateVerifier(), random(32)
 	sh := hashString(state)
 	now := time.Now()

@@ -16,7 +16,7 @@ func Example_serveMux() {
 	auth, err := oidcauth.New(context.Background(), os.Getenv("OIDC_ISSUER"),
 		oidcauth.WithClientID(os.Getenv("OIDC_CLIENT_ID")),
 		oidcauth.WithClientSecret(os.Getenv("OIDC_CLIENT_SECRET")),
-		oidcauth.WithRedirectURL("http://localhost:8080/callback"),
+		oidcauth.WithRedirectURL("http://127.0.0.1:8080/callback"),
 		oidcauth.WithAPIPrefix("/api/"),
 	)
 	if err != nil {
@@ -35,7 +35,7 @@ func Example_serveMux() {
 		claims, _ := oidcauth.ClaimsFromContext(r.Context())
 		json.NewEncoder(w).Encode(map[string]string{"order": r.PathValue("id"), "owner": claims.Subject})
 	})))
-	log.Fatal(http.ListenAndServe("localhost:8080", auth.LoadAndSave(mux)))
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", auth.LoadAndSave(mux)))
 }
 
 // oidcauth on chi: its handlers and middleware are net/http's.
@@ -43,7 +43,7 @@ func Example_chi() {
 	auth, err := oidcauth.New(context.Background(), os.Getenv("OIDC_ISSUER"),
 		oidcauth.WithClientID(os.Getenv("OIDC_CLIENT_ID")),
 		oidcauth.WithClientSecret(os.Getenv("OIDC_CLIENT_SECRET")),
-		oidcauth.WithRedirectURL("http://localhost:8080/callback"),
+		oidcauth.WithRedirectURL("http://127.0.0.1:8080/callback"),
 		oidcauth.WithAPIPrefix("/api/"),
 	)
 	if err != nil {
@@ -67,5 +67,5 @@ func Example_chi() {
 			json.NewEncoder(w).Encode(map[string]string{"order": chi.URLParam(r, "id"), "owner": claims.Subject})
 		})
 	})
-	log.Fatal(http.ListenAndServe("localhost:8080", r))
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", r))
 }
