@@ -12,8 +12,11 @@ import (
 // reverse proxy that rewrites Host). It destroys the session so its cookie
 // no longer authenticates anywhere, and, when the provider has an
 // end_session_endpoint, redirects there (RP-Initiated Logout 1.0) with
-// id_token_hint, client_id, post_logout_redirect_uri and state; else it
-// redirects to "/".
+// id_token_hint, client_id, post_logout_redirect_uri and state, the state
+// also in a cookie that [Auth.PostLogoutHandler] checks when the provider
+// sends the browser back; else it redirects to the landing path
+// (WithPostLogoutLanding, "/" by default), where [Auth.LoggedOut] reports
+// the logout.
 func (a *Auth) LogoutHandler() http.Handler {
 	return http.HandlerFunc(a.handleLogout)
 }
@@ -28,18 +31,26 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.withSession(func(w http.ResponseWriter, r *http.Request) {
-		target, err := a.endRequestSession(r)
+		target, state, err := a.endRequestSession(r)
 		if err != nil {
 			a.fail(w, r, err)
 			return
+		}
+		switch {
+		case state != "":
+			a.setLogoutCookie(w, state, logoutTTL) // postlogout.go: the provider's redirect back
+		case target == a.logoutLanding:
+			a.setLogoutCookie(w, loggedOutMark, loggedOutTTL) // logged out here and now
 		}
 		http.Redirect(w, r, target, http.StatusFound)
 	}).ServeHTTP(w, r)
 }
 
 // endRequestSession ends the request's session and returns where to send
-// the browser next.
-func (a *Auth) endRequestSession(r *http.Request) (string, error) {
+// the browser next: the provider's end_session_endpoint, or the landing
+// path when it has none. state is the state sent to the provider when it
+// will send the browser back (a post-logout redirect URL is set).
+func (a *Auth) endRequestSession(r *http.Request) (target, state string, err error) {
 	ctx := r.Context()
 	l, _ := a.sessionLogin(ctx)
 	revoke := a.tokensToRevoke(ctx, l)
@@ -51,11 +62,11 @@ func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 		ended = append(ended, tokensKey(l.ID))
 		a.claims.forget(l.ID)
 		if err := a.deleteTokens(ctx, l); err != nil {
-			return "", sessionError("The logout could not be completed. Please try again.", err)
+			return "", "", sessionError("The logout could not be completed. Please try again.", err)
 		}
 	}
 	if err := a.sm.Destroy(ctx); err != nil {
-		return "", sessionError("The logout could not be completed. Please try again.", err)
+		return "", "", sessionError("The logout could not be completed. Please try again.", err)
 	}
 	// A request of this session under way elsewhere would write it back.
 	a.redeleteLater(ended)
@@ -66,21 +77,24 @@ func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 		a.revokeTokenSets(ctx, []*tokenSet{revoke})
 	}
 	if a.meta.EndSessionEndpoint == "" {
-		return "/", nil
+		return a.logoutLanding, "", nil
 	}
 	u, err := url.Parse(a.meta.EndSessionEndpoint)
 	if err != nil {
-		return "/", nil
+		return a.logoutLanding, "", nil
 	}
 	q := u.Query()
 	q.Set("client_id", a.clientID)
-	q.Set("state", random(16))
+	state = random(16)
+	q.Set("state", state)
 	if l != nil {
 		q.Set("id_token_hint", l.IDToken)
 	}
 	if a.postLogout != "" {
 		q.Set("post_logout_redirect_uri", a.postLogout)
+	} else {
+		state = "" // nothing comes back to check it against
 	}
 	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return u.String(), state, nil
 }

@@ -39,6 +39,8 @@ muts = [
  ("site.go", 'return fmt.Errorf("%w: Sec-Fetch-Site is %q", errCrossOrigin, printable(sfs, 40))', '_ = sfs', "TestLogoutRefusals/cross-site_fetch_metadata,_own_Origin"),
  ("site.go", 'canonicalOrigin(o) == a.site.origin {', 'canonicalOrigin(o) != "" {', "TestLogoutRefusals/cross-origin_POST,_no_fetch_metadata"),
  ("site.go", 'canonicalOrigin(o) == a.site.origin {', 'strings.EqualFold(o.Host, r.Host) {', "TestLogoutRefusals/Origin_of_the_Host,_not_the_redirect_URL's"),
+ ("postlogout.go", 'subtle.ConstantTimeCompare([]byte(state), []byte(c.Value)) == 1:', 'true:', "TestPostLogoutWrongState/wrong_state"),
+ ("postlogout.go", 'a.setLogoutCookie(w, "", -1)\n\t\t\ta.log.Info', 'a.log.Info', "TestPostLogoutWrongState/wrong_state"),
  ("site.go", 'if now-last < int64(hostWarningEvery) || !a.site.lastHostWarning.CompareAndSwap(last, now) {', 'if !a.site.lastHostWarning.CompareAndSwap(last, now) {', "TestLoginOnAnotherHost"),
  ("provider.go", 'if slices.Contains(asymmetricAlgs, a) {', 'if true {', "TestNewRejectsBadOptions/only_HMAC_id_tokens"),
  ("provider.go", 'if m.Issuer != issuer {', 'if false {', "TestNewRejectsBadOptions/issuer_differs_from_discovery"),
