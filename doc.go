@@ -10,8 +10,9 @@
 //   - [Auth.Optional], a middleware that loads the login when there is one;
 //   - [Auth.CallbackHandler], [Auth.LoginHandler], [Auth.LogoutHandler] and
 //     [Auth.PostLogoutHandler], the handlers the application mounts on its
-//     routes, and [Auth.LoggedOut], which tells the page the user lands on
-//     after logout;
+//     routes ([Auth.Mount] mounts them all on a ServeMux), and
+//     [Auth.LoggedOut], which tells the page the user lands on after
+//     logout;
 //   - [ClaimsFromContext], [RawClaimsFromContext] and [DecodeClaims], which a
 //     handler uses to learn who the user is;
 //   - [Auth.Token], [Auth.TokenSource], [Auth.Client] and [Auth.UserInfo],

@@ -3,6 +3,7 @@ package oidcauth_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 
@@ -65,4 +66,33 @@ func ExampleAuth_PostLogoutHandler() {
 	// Welcome.
 	// /
 	// Welcome.
+}
+
+// Mount with a route moved and one left out: the login handler at
+// /auth/login, no back-channel logout.
+func ExampleAuth_Mount() {
+	op, err := oidctest.NewProvider(oidctest.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer op.Close()
+	auth, err := oidcauth.New(context.Background(), op.Issuer,
+		oidcauth.WithClientID("client"), oidcauth.WithClientSecret("secret"),
+		oidcauth.WithRedirectURL("http://127.0.0.1:8080/auth/callback"),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	auth.Mount(mux, oidcauth.LoginPath("/auth/login"), oidcauth.BackchannelLogoutPath(""))
+
+	for _, target := range []string{"/auth/login?return_to=/reports", "/auth/callback?state=forged", "/login"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+		fmt.Println(target, rec.Code)
+	}
+	// Output:
+	// /auth/login?return_to=/reports 302
+	// /auth/callback?state=forged 400
+	// /login 404
 }
