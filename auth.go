@@ -16,35 +16,38 @@ import (
 // Auth logs users in with one OpenID Connect provider. Build it with [New];
 // it is safe for concurrent use and reads no configuration after New.
 type Auth struct {
-	issuer        string
-	clientID      string
-	authMethod    AuthMethod
-	oauth         oauth2.Config
-	meta          metadata
-	verifier      *oidc.IDTokenVerifier
-	signingAlgs   []string // accepted for id_tokens and logout tokens
-	keys          *keySet
-	client        *http.Client
-	timeout       time.Duration
-	clockSkew     time.Duration
-	sm            *scs.SessionManager
-	log           *slog.Logger
-	onError       ErrorHandler
-	apiPrefixes   []string
-	authorizeURL  string // authorization endpoint with the fixed parameters
-	cookies       cookieNames
-	secure        bool
-	postLogout    string
+	issuer       string
+	clientID     string
+	authMethod   AuthMethod
+	oauth        oauth2.Config
+	meta         metadata
+	verifier     *oidc.IDTokenVerifier
+	signingAlgs  []string // accepted for id_tokens and logout tokens
+	keys         *keySet
+	client       *http.Client
+	timeout      time.Duration
+	clockSkew    time.Duration
+	sm           *scs.SessionManager
+	log          *slog.Logger
+	onError      ErrorHandler
+	apiPrefixes  []string
+	authorizeURL string // authorization endpoint with the fixed parameters
+	cookies      cookieNames
+	secure       bool
+	postLogout   string
+	claims       *claimsCache
+	tokens       tokenState // refresh.go
+	index        indexState // sessionindex.go
+	liveness     time.Duration
+	maxAge       time.Duration // from max_age; -1 when not requested
+	acrValues    []string      // from acr_values
+	sidRequired  bool          // WithBackchannelLogoutSessionRequired
+	capByIDToken bool          // WithSessionCappedByIDToken
+
+	// Where the application lives and where logout lands (site.go,
+	// postlogout.go).
+	site          *site
 	logoutLanding string // WithPostLogoutLanding
-	site          *site  // site.go: the application's origin, from the redirect URL
-	claims        *claimsCache
-	tokens        tokenState // refresh.go
-	index         indexState // sessionindex.go
-	liveness      time.Duration
-	maxAge        time.Duration // from max_age; -1 when not requested
-	acrValues     []string      // from acr_values
-	sidRequired   bool          // WithBackchannelLogoutSessionRequired
-	capByIDToken  bool          // WithSessionCappedByIDToken
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -71,23 +74,22 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	redirect, _ := url.Parse(cfg.redirectURL)
 
 	a := &Auth{
-		issuer:        issuer,
-		clientID:      cfg.clientID,
-		client:        cfg.httpClient,
-		timeout:       cfg.timeout,
-		clockSkew:     cfg.clockSkew,
-		log:           cfg.logger,
-		onError:       cfg.errorHandler,
-		apiPrefixes:   cfg.apiPrefixes,
-		postLogout:    cfg.postLogoutURL,
-		logoutLanding: cfg.postLogoutLanding,
-		secure:        redirect.Scheme == "https",
-		site:          newSite(redirect),
-		claims:        newClaimsCache(claimsCacheSize),
-		liveness:      cfg.liveness,
-		sidRequired:   cfg.sidRequired,
-		capByIDToken:  cfg.capByIDToken,
+		issuer:       issuer,
+		clientID:     cfg.clientID,
+		client:       cfg.httpClient,
+		timeout:      cfg.timeout,
+		clockSkew:    cfg.clockSkew,
+		log:          cfg.logger,
+		onError:      cfg.errorHandler,
+		apiPrefixes:  cfg.apiPrefixes,
+		postLogout:   cfg.postLogoutURL,
+		secure:       redirect.Scheme == "https",
+		claims:       newClaimsCache(claimsCacheSize),
+		liveness:     cfg.liveness,
+		sidRequired:  cfg.sidRequired,
+		capByIDToken: cfg.capByIDToken,
 	}
+	a.site, a.logoutLanding = newSite(redirect), cfg.postLogoutLanding
 	if a.log == nil {
 		a.log = slog.Default()
 	}

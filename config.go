@@ -16,27 +16,26 @@ type Option func(*config) error
 
 // config is what the options set; New checks it and builds the Auth from it.
 type config struct {
-	clientID          string
-	clientSecret      string
-	authMethod        AuthMethod
-	redirectURL       string
-	scopes            []string
-	endpoints         *Endpoints
-	authParams        url.Values
-	sessions          *scs.SessionManager
-	idleTimeout       time.Duration
-	lifetime          time.Duration
-	clockSkew         time.Duration
-	httpClient        *http.Client
-	timeout           time.Duration
-	logger            *slog.Logger
-	errorHandler      ErrorHandler
-	apiPrefixes       []string
-	postLogoutURL     string
-	postLogoutLanding string
-	insecureHTTP      bool
-	jwksMinInterval   time.Duration
-	liveness          time.Duration
+	clientID        string
+	clientSecret    string
+	authMethod      AuthMethod
+	redirectURL     string
+	scopes          []string
+	endpoints       *Endpoints
+	authParams      url.Values
+	sessions        *scs.SessionManager
+	idleTimeout     time.Duration
+	lifetime        time.Duration
+	clockSkew       time.Duration
+	httpClient      *http.Client
+	timeout         time.Duration
+	logger          *slog.Logger
+	errorHandler    ErrorHandler
+	apiPrefixes     []string
+	postLogoutURL   string
+	insecureHTTP    bool
+	jwksMinInterval time.Duration
+	liveness        time.Duration
 
 	// The token accessors (tokens.go, refresh.go).
 	refreshLeeway  time.Duration
@@ -46,6 +45,9 @@ type config struct {
 	// How sessions end (backchannel.go, sessionstart.go).
 	sidRequired  bool
 	capByIDToken bool
+
+	// Where logout lands (postlogout.go).
+	postLogoutLanding string
 }
 
 // Defaults. They are the strict ones; each has an option to change it.
@@ -71,14 +73,15 @@ const (
 
 func defaultConfig() config {
 	return config{
-		scopes:            []string{"openid", "profile", "email"},
-		idleTimeout:       DefaultIdleTimeout,
-		lifetime:          DefaultLifetime,
-		clockSkew:         DefaultClockSkew,
-		timeout:           DefaultTimeout,
-		jwksMinInterval:   DefaultJWKSRefreshInterval,
-		refreshLeeway:     DefaultRefreshLeeway,
-		liveness:          DefaultLivenessInterval,
+		scopes:          []string{"openid", "profile", "email"},
+		idleTimeout:     DefaultIdleTimeout,
+		lifetime:        DefaultLifetime,
+		clockSkew:       DefaultClockSkew,
+		timeout:         DefaultTimeout,
+		jwksMinInterval: DefaultJWKSRefreshInterval,
+		refreshLeeway:   DefaultRefreshLeeway,
+		liveness:        DefaultLivenessInterval,
+
 		postLogoutLanding: "/",
 	}
 }
