@@ -47,6 +47,11 @@ type Auth struct {
 	acrValues    []string      // from acr_values
 	sidRequired  bool          // WithBackchannelLogoutSessionRequired
 	capByIDToken bool          // WithSessionCappedByIDToken
+
+	// Where the application lives and where logout lands (site.go,
+	// postlogout.go).
+	site          *site
+	logoutLanding string // WithPostLogoutLanding
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -91,6 +96,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		sidRequired:  cfg.sidRequired,
 		capByIDToken: cfg.capByIDToken,
 	}
+	a.site, a.logoutLanding = newSite(redirect), cfg.postLogoutLanding
 	if a.log == nil {
 		a.log = slog.Default()
 	}

@@ -145,7 +145,7 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, idTokenError(err))
 		return
 	}
-	if err := a.refuseLoggedOut(ctx, l, e.claims.IssuedAt); err != nil {
+	if err := a.refuseLoggedOut(ctx, l, e.claims.IssuedAt.Time); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -201,7 +201,7 @@ func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.R
 		return nil, sessionError("The login could not be completed. Please try again later.", err)
 	}
 	if p == nil {
-		return nil, stateMismatch("no login cookie for this state in this browser")
+		return nil, a.noLoginCookie()
 	}
 	a.expireLoginCookie(w, cookie)
 	created := time.Unix(p.Created, 0)

@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 )
@@ -42,7 +43,7 @@ func newClaimsEntry(ts *tokenSet) (*claimsEntry, error) {
 // parseClaims parses raw claims into Claims.
 func parseClaims(raw []byte) (*Claims, error) {
 	c := new(Claims)
-	if err := c.UnmarshalJSON(raw); err != nil {
+	if err := json.Unmarshal(raw, c); err != nil {
 		return nil, err
 	}
 	return c, nil

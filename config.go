@@ -49,6 +49,9 @@ type config struct {
 	// How sessions end (backchannel.go, sessionstart.go).
 	sidRequired  bool
 	capByIDToken bool
+
+	// Where logout lands (postlogout.go).
+	postLogoutLanding string
 }
 
 // Defaults. They are the strict ones; each has an option to change it.
@@ -86,6 +89,8 @@ func defaultConfig() config {
 		refreshLeeway:   DefaultRefreshLeeway,
 		liveness:        DefaultLivenessInterval,
 		maxClaims:       DefaultMaxClaimsSize,
+
+		postLogoutLanding: "/",
 	}
 }
 

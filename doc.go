@@ -8,8 +8,11 @@
 //     provider (authorization code flow with state, nonce and PKCE S256) and
 //     answers API requests with 401;
 //   - [Auth.Optional], a middleware that loads the login when there is one;
-//   - [Auth.CallbackHandler], [Auth.LoginHandler] and [Auth.LogoutHandler],
-//     the handlers the application mounts on its routes;
+//   - [Auth.CallbackHandler], [Auth.LoginHandler], [Auth.LogoutHandler] and
+//     [Auth.PostLogoutHandler], the handlers the application mounts on its
+//     routes ([Auth.Mount] mounts them all on a ServeMux), and
+//     [Auth.LoggedOut], which tells the page the user lands on after
+//     logout;
 //   - [ClaimsFromContext], [RawClaimsFromContext] and [DecodeClaims], which a
 //     handler uses to learn who the user is;
 //   - [Auth.Token], [Auth.TokenSource], [Auth.Client] and [Auth.UserInfo],

@@ -69,6 +69,13 @@ type Error struct {
 	Description string
 	// Err is the underlying cause, or nil.
 	Err error
+	// API reports that the failed request is an API request (see
+	// [Auth.IsAPIRequest]: not GET or HEAD, under an API prefix, JSON
+	// only, fetch or XHR), which wants JSON rather than a page. oidcauth
+	// sets it before it calls the [ErrorHandler], so a handler given with
+	// WithErrorHandler can render its own pages and leave APIs to
+	// [DefaultErrorHandler] without a reference to the Auth.
+	API bool
 
 	// status overrides the status of Kind (see statusOf); 0 keeps it.
 	status int
@@ -174,8 +181,10 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.Log(r.Context(), level, "oidcauth: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	var e *Error
 	if !errors.As(err, &e) {
-		err = newError(ErrSession, "server_error", "The request could not be completed.", err)
+		e = newError(ErrSession, "server_error", "The request could not be completed.", err)
+		err = e
 	}
+	e.API = a.IsAPIRequest(r)
 	a.errorHandler(r)(w, r, status, err)
 }
 
@@ -220,14 +229,17 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 `))
 
 // DefaultErrorHandler answers a failed request with a minimal page: JSON
-// {"error", "error_description"} for API requests, HTML otherwise. It shows
+// {"error", "error_description"} for API requests (the [Error]'s API field,
+// a 401, a method other than GET or HEAD, or an Accept header that names
+// JSON but not HTML), HTML otherwise. A custom ErrorHandler can call it for
+// the requests it leaves to oidcauth, such as those with API set. It shows
 // only the [Error]'s Code and Description, escaped, never the cause. The
 // page cannot be cached, framed or leak a referrer.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err error) {
-	code, desc := "server_error", "Something went wrong."
+	code, desc, api := "server_error", "Something went wrong.", false
 	var e *Error
 	if errors.As(err, &e) {
-		code, desc = e.Code, e.Description
+		code, desc, api = e.Code, e.Description, e.API
 	}
 	h := w.Header()
 	setNoStore(h)
@@ -235,7 +247,7 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	// 401 comes only from API requests (browsers are redirected to log in).
-	if status == http.StatusUnauthorized || wantsJSON(r) || r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if api || status == http.StatusUnauthorized || wantsJSON(r) || r.Method != http.MethodGet && r.Method != http.MethodHead {
 		writeJSONError(w, status, code, desc)
 		return
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/oidcauth/oidcauth/oidctest"
 )
 
-// The quick start: protect a handler, mount the callback, login and logout
-// handlers, and wrap everything with the session middleware.
+// The quick start: mount oidcauth's routes, protect a handler, and wrap
+// everything with the session middleware.
 func Example() {
 	// A provider for the example; in production, your provider's issuer.
 	op, err := oidctest.NewProvider(oidctest.Config{})
@@ -21,25 +21,25 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer op.Close()
+	ctx := context.Background()
 
-	auth, err := oidcauth.New(context.Background(), op.Issuer,
+	auth, err := oidcauth.New(ctx, op.Issuer,
 		oidcauth.WithClientID("client"),
 		oidcauth.WithClientSecret("secret"),
-		oidcauth.WithRedirectURL("http://127.0.0.1:8080/callback"),
+		oidcauth.WithRedirectURL("http://127.0.0.1:8080/callback"), // open the app at this address
 	)
 	if err != nil {
-		log.Fatal(err)
+		log.Fatal(err) // a wrong option or an unreachable provider: the message says which
 	}
+	me := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := oidcauth.ClaimsFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s", claims.Name)
+	})
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /callback", auth.CallbackHandler())
-	mux.Handle("GET /login", auth.LoginHandler())
-	mux.Handle("POST /logout", auth.LogoutHandler())
-	mux.Handle("GET /me", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		claims, _ := oidcauth.ClaimsFromContext(r.Context())
-		fmt.Fprintf(w, "hello %s", claims.Subject)
-	})))
-	handler := auth.LoadAndSave(mux) // http.ListenAndServe(addr, handler)
+	auth.Mount(mux)                         // GET /callback, GET /login, POST /logout, POST /backchannel-logout
+	mux.Handle("GET /me", auth.Require(me)) // browsers log in first, APIs get 401
+	handler := auth.LoadAndSave(mux)        // http.ListenAndServe("127.0.0.1:8080", handler)
 
 	// An anonymous browser is sent to the provider to log in.
 	rec := httptest.NewRecorder()

@@ -1,7 +1,6 @@
 package oidcauth
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 )
@@ -12,18 +11,19 @@ import (
 const maxIDTokenHint = 6 << 10
 
 // LogoutHandler returns the logout handler. It takes POST only and refuses
-// cross-origin requests (http.CrossOriginProtection), destroys the session so
-// its cookie no longer authenticates anywhere, and, when the provider has an
+// cross-origin requests: a Sec-Fetch-Site other than same-origin or none,
+// or an Origin other than the redirect URL's origin (compared with the
+// configured origin, not the request's Host, so that it holds behind a
+// reverse proxy that rewrites Host). It destroys the session so its cookie
+// no longer authenticates anywhere, and, when the provider has an
 // end_session_endpoint, redirects there (RP-Initiated Logout 1.0) with
-// id_token_hint, client_id, post_logout_redirect_uri and state; else it
-// redirects to "/".
+// id_token_hint, client_id, post_logout_redirect_uri and state, the state
+// also in a cookie that [Auth.PostLogoutHandler] checks when the provider
+// sends the browser back; else it redirects to the landing path
+// (WithPostLogoutLanding, "/" by default), where [Auth.LoggedOut] reports
+// the logout.
 func (a *Auth) LogoutHandler() http.Handler {
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.fail(w, r, badRequest("cross_origin", "The request came from another site and was refused.",
-			errors.New("cross-origin request refused")).withStatus(http.StatusForbidden))
-	}))
-	return cop.Handler(http.HandlerFunc(a.handleLogout))
+	return http.HandlerFunc(a.handleLogout)
 }
 
 func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -31,19 +31,31 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if !a.requireMethod(w, r, "Log out with POST.", http.MethodPost) {
 		return
 	}
+	if err := a.checkSameOrigin(r); err != nil {
+		a.fail(w, r, badRequest("cross_origin", "The request came from another site and was refused.", err).withStatus(http.StatusForbidden))
+		return
+	}
 	a.withSession(func(w http.ResponseWriter, r *http.Request) {
-		target, err := a.endRequestSession(r)
+		target, state, err := a.endRequestSession(r)
 		if err != nil {
 			a.fail(w, r, err)
 			return
+		}
+		switch {
+		case state != "":
+			a.setLogoutCookie(w, state, logoutTTL) // postlogout.go: the provider's redirect back
+		case target == a.logoutLanding:
+			a.setLogoutCookie(w, loggedOutMark, loggedOutTTL) // logged out here and now
 		}
 		http.Redirect(w, r, target, http.StatusFound)
 	}).ServeHTTP(w, r)
 }
 
 // endRequestSession ends the request's session and returns where to send
-// the browser next.
-func (a *Auth) endRequestSession(r *http.Request) (string, error) {
+// the browser next: the provider's end_session_endpoint, or the landing
+// path when it has none. state is the state sent to the provider when it
+// will send the browser back (a post-logout redirect URL is set).
+func (a *Auth) endRequestSession(r *http.Request) (target, state string, err error) {
 	ctx := r.Context()
 	l, _ := a.sessionLogin(ctx)
 	// The tokens, read before they are deleted: to revoke them, and the
@@ -63,11 +75,11 @@ func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 		ended = append(ended, tokensKey(l.ID))
 		a.claims.forget(l.ID)
 		if err := a.deleteTokens(ctx, l); err != nil {
-			return "", sessionError("The logout could not be completed. Please try again.", err)
+			return "", "", sessionError("The logout could not be completed. Please try again.", err)
 		}
 	}
 	if err := a.sm.Destroy(ctx); err != nil {
-		return "", sessionError("The logout could not be completed. Please try again.", err)
+		return "", "", sessionError("The logout could not be completed. Please try again.", err)
 	}
 	// A request of this session under way elsewhere would write it back.
 	a.redeleteLater(ended)
@@ -78,21 +90,24 @@ func (a *Auth) endRequestSession(r *http.Request) (string, error) {
 		a.revokeTokenSets(ctx, []*tokenSet{ts})
 	}
 	if a.meta.EndSessionEndpoint == "" {
-		return "/", nil
+		return a.logoutLanding, "", nil
 	}
 	u, err := url.Parse(a.meta.EndSessionEndpoint)
 	if err != nil {
-		return "/", nil
+		return a.logoutLanding, "", nil
 	}
 	q := u.Query()
 	q.Set("client_id", a.clientID)
-	q.Set("state", random(16))
+	state = random(16)
+	q.Set("state", state)
 	if ts != nil && len(ts.IDToken) <= maxIDTokenHint {
 		q.Set("id_token_hint", ts.IDToken)
 	}
 	if a.postLogout != "" {
 		q.Set("post_logout_redirect_uri", a.postLogout)
+	} else {
+		state = "" // nothing comes back to check it against
 	}
 	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return u.String(), state, nil
 }

@@ -76,10 +76,14 @@ func (a *Auth) challenge(w http.ResponseWriter, r *http.Request) {
 	a.startLogin(w, r, SafeReturnTo(r.URL.RequestURI()))
 }
 
-// unauthorized answers 401 through the error handler.
+// unauthorized answers 401 through the error handler, with the Bearer
+// challenge of RFC 6750 section 3 (no error code: the request had no
+// credentials), realm the issuer.
 func (a *Auth) unauthorized(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("WWW-Authenticate", `OIDC realm="`+a.issuer+`"`)
-	a.errorHandler(r)(w, r, http.StatusUnauthorized, loginRequired(nil))
+	w.Header().Set("WWW-Authenticate", "Bearer realm="+quoteString(a.issuer))
+	e := loginRequired(nil)
+	e.API = true // only API requests are answered 401
+	a.errorHandler(r)(w, r, http.StatusUnauthorized, e)
 }
 
 // IsAPIRequest reports whether r gets a 401 rather than a redirect to the
@@ -111,4 +115,9 @@ func (a *Auth) IsAPIRequest(r *http.Request) bool {
 func wantsJSON(r *http.Request) bool {
 	accept := r.Header.Get("Accept")
 	return strings.Contains(accept, "json") && !strings.Contains(accept, "text/html")
+}
+
+// quoteString is s as an HTTP quoted-string (RFC 9110 5.6.4).
+func quoteString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }

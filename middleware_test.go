@@ -122,8 +122,8 @@ func TestAnonymousRequests(t *testing.T) {
 			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Location") != "" {
 				t.Fatalf("status %d Location %q, want 401 without redirect", resp.StatusCode, resp.Header.Get("Location"))
 			}
-			if resp.Header.Get("WWW-Authenticate") == "" {
-				t.Error("401 without WWW-Authenticate")
+			if got, want := resp.Header.Get("WWW-Authenticate"), `Bearer realm="`+h.op.Issuer+`"`; got != want {
+				t.Errorf("WWW-Authenticate %q, want %q (RFC 6750 3)", got, want)
 			}
 			if tt.method != "HEAD" {
 				var e struct{ Error string }
@@ -175,7 +175,7 @@ func TestClaimsAccessors(t *testing.T) {
 	h.mustLogin("/x")
 	h.get("/x")
 	c := got.claims
-	if c == nil || c.Subject != "bob" || c.Email != "bob@example.com" || !c.EmailVerified || c.Name != "Bob" ||
+	if c == nil || c.Subject != "bob" || c.Email != "bob@example.com" || !bool(c.EmailVerified) || c.Name != "Bob" ||
 		c.Issuer != op.Issuer || len(c.Audience) != 1 || c.Audience[0] != "client" || c.IssuedAt.IsZero() || c.SessionID == "" {
 		t.Fatalf("claims %+v", c)
 	}

@@ -260,6 +260,22 @@ func WithPostLogoutRedirectURL(u string) Option {
 	}
 }
 
+// WithPostLogoutLanding sets the same-origin path where the browser lands
+// after logout (default "/"): [Auth.PostLogoutHandler] redirects there
+// from the post-logout redirect URL, without the provider's state, and the
+// logout handler redirects there when the provider has no
+// end_session_endpoint. The landing page learns of the logout with
+// [Auth.LoggedOut].
+func WithPostLogoutLanding(path string) Option {
+	return func(c *config) error {
+		if path == "" || SafeReturnTo(path) != path {
+			return optionError("WithPostLogoutLanding", "%q is not a same-origin path", path)
+		}
+		c.postLogoutLanding = path
+		return nil
+	}
+}
+
 // WithInsecureHTTP allows provider endpoints over plain http on hosts other
 // than loopback. Never use it in production: tokens would cross the network
 // in clear.

@@ -24,6 +24,7 @@ func (a *Auth) LoginHandler() http.Handler {
 // startLogin seals a new login into a cookie of the browser and redirects
 // it to the provider. returnTo must already be sanitized.
 func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+	a.warnOtherHost(r)
 	state, nonce, verifier := random(32), random(32), oauth2.GenerateVerifier()
 	now := time.Now()
 	value, err := a.seal(r.Context(), &pendingLogin{

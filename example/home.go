@@ -51,6 +51,8 @@ an access token that has expired is refreshed first (that needs a refresh token:
 </table>
 <p>The same as JSON: <a href="/me">/me</a> (a page) and <a href="/api/me">/api/me</a> (an API).</p>
 {{- else -}}
+{{if .LoggedOut}}<p class="note" role="status">You have been logged out.</p>
+{{end -}}
 <p>You are not logged in.</p>
 <p>This is the demo of oidcauth, OpenID Connect login for Go web apps: a small app whose pages
 are protected by oidcauth's middleware, with sessions kept by scs.
@@ -68,6 +70,7 @@ are protected by oidcauth's middleware, with sessions kept by scs.
 // homeData is what homePage shows.
 type homeData struct {
 	LoggedIn    bool
+	LoggedOut   bool // just back from a logout (auth.LoggedOut)
 	Issuer      string
 	DevProvider bool
 
@@ -88,10 +91,19 @@ var dateClaims = []string{"exp", "iat", "nbf", "auth_time", "updated_at"}
 
 // home is the public page (behind auth.Optional): for a logged-in user the
 // claims, the session's end, a refresh and a logout button; for anyone else
-// what the demo is and how to log in. issuer is the provider's, dev says it
-// is the embedded development provider.
+// what the demo is and how to log in, and a note after a logout. issuer is
+// the provider's, dev says it is the embedded development provider.
+//
+// GET / is also the post-logout redirect URL (OIDC_POST_LOGOUT_REDIRECT_URL
+// by default): the provider sends the browser back to /?state=..., which
+// auth.PostLogoutHandler checks and redirects to / without the state.
 func home(auth *oidcauth.Auth, issuer string, dev bool, log *slog.Logger) http.Handler {
+	postLogout := auth.PostLogoutHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("state") {
+			postLogout.ServeHTTP(w, r)
+			return
+		}
 		data := homeData{Issuer: issuer, DevProvider: dev}
 		if c, ok := oidcauth.ClaimsFromContext(r.Context()); ok {
 			data.LoggedIn = true
@@ -110,6 +122,8 @@ func home(auth *oidcauth.Auth, issuer string, dev bool, log *slog.Logger) http.H
 				log.Warn("reading the claims for the home page failed", "err", err)
 			}
 			data.Claims = rows
+		} else {
+			data.LoggedOut = auth.LoggedOut(w, r)
 		}
 		pageHeaders(w, "text/html; charset=utf-8")
 		if err := homePage.Execute(w, data); err != nil {

@@ -92,7 +92,26 @@ func TestLoginAndLogout(t *testing.T) {
 		t.Error("the logout redirect has no id_token_hint")
 	}
 	resp, _ = a.get(endSession, nil)
-	a.wantRedirect(resp, a.url+"/?state=")
+	back := a.wantRedirect(resp, a.url+"/?state=")
+	// GET / checks the state and drops it from the URL.
+	resp, _ = a.get(back, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/" {
+		t.Errorf("GET %s: %d to %q, want 302 to /", back, resp.StatusCode, loc)
+	}
+	if _, body := a.get("/", nil); !strings.Contains(body, "You have been logged out.") {
+		t.Errorf("GET / after the provider's logout: no logged-out note:\n%s", body)
+	}
+	if _, body := a.get("/", nil); strings.Contains(body, "You have been logged out.") {
+		t.Error("GET / says it was logged out on every visit, not once")
+	}
+	// A state that is not this browser's logout's lands on / without the note.
+	resp, _ = a.get("/?state=forged", nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/" {
+		t.Errorf("GET /?state=forged: %d to %q, want 302 to /", resp.StatusCode, loc)
+	}
+	if _, body := a.get("/", nil); strings.Contains(body, "You have been logged out.") {
+		t.Error("GET / after a forged state says it was logged out")
+	}
 
 	resp, body = a.get("/api/me", nil)
 	wantJSON(t, resp, body, http.StatusUnauthorized)

@@ -160,7 +160,7 @@ func TestAnonymous(t *testing.T) {
 				if r.Body != `{"message":"You need to log in."}`+"\n" {
 					t.Errorf("body %q", r.Body)
 				}
-				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "OIDC ") {
+				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), `Bearer realm="`) {
 					t.Errorf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
 				}
 			}},

@@ -22,7 +22,7 @@ func Example() {
 	auth, err := oidcauth.New(context.Background(), os.Getenv("OIDC_ISSUER"),
 		oidcauth.WithClientID(os.Getenv("OIDC_CLIENT_ID")),
 		oidcauth.WithClientSecret(os.Getenv("OIDC_CLIENT_SECRET")),
-		oidcauth.WithRedirectURL("http://localhost:8080/callback"),
+		oidcauth.WithRedirectURL("http://127.0.0.1:8080/callback"),
 		oidcauth.WithAPIPrefix("/api/"),
 	)
 	if err != nil {
@@ -44,7 +44,7 @@ func Example() {
 		claims, _ := oidcecho5.Claims(c)
 		return c.JSON(http.StatusOK, map[string]string{"hello": claims.Name})
 	})
-	log.Fatal(e.Start("localhost:8080"))
+	log.Fatal(e.Start("127.0.0.1:8080"))
 }
 
 // Optional greets a logged-in user by name and everyone else too.

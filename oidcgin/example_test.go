@@ -21,7 +21,7 @@ func Example() {
 	auth, err := oidcauth.New(context.Background(), os.Getenv("OIDC_ISSUER"),
 		oidcauth.WithClientID(os.Getenv("OIDC_CLIENT_ID")),
 		oidcauth.WithClientSecret(os.Getenv("OIDC_CLIENT_SECRET")),
-		oidcauth.WithRedirectURL("http://localhost:8080/callback"),
+		oidcauth.WithRedirectURL("http://127.0.0.1:8080/callback"),
 		oidcauth.WithAPIPrefix("/api/"),
 	)
 	if err != nil {
@@ -43,7 +43,7 @@ func Example() {
 		claims, _ := oidcgin.Claims(c)
 		c.JSON(http.StatusOK, gin.H{"hello": claims.Name})
 	})
-	log.Fatal(r.Run("localhost:8080"))
+	log.Fatal(r.Run("127.0.0.1:8080"))
 }
 
 // Optional greets a logged-in user by name and everyone else too.

@@ -140,7 +140,7 @@ func TestAnonymous(t *testing.T) {
 			}},
 			{"API prefix gets 401", "GET", "/api/me", oidctest.Navigation, http.StatusUnauthorized, func(t *testing.T, r oidctest.Response) {
 				ginJSON("login_required")(t, r)
-				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "OIDC ") {
+				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), `Bearer realm="`) {
 					t.Errorf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
 				}
 			}},

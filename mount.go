@@ -1,0 +1,113 @@
+package oidcauth
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Mux is what [Auth.Mount] registers oidcauth's routes on: an
+// *http.ServeMux, or any router whose Handle method takes Go 1.22 ServeMux
+// patterns ("GET /callback").
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+}
+
+// MountOption changes where [Auth.Mount] puts one of oidcauth's routes.
+type MountOption func(*mountPaths)
+
+// mountPaths are the paths of the routes that do not come from a URL of
+// the configuration; "" leaves a route out.
+type mountPaths struct {
+	login, logout, backchannel string
+}
+
+// LoginPath mounts the login handler at path instead of /login; "" leaves
+// it out.
+func LoginPath(path string) MountOption { return func(m *mountPaths) { m.login = path } }
+
+// LogoutPath mounts the logout handler at path instead of /logout; "" leaves
+// it out.
+func LogoutPath(path string) MountOption { return func(m *mountPaths) { m.logout = path } }
+
+// BackchannelLogoutPath mounts the back-channel logout handler at path
+// instead of /backchannel-logout (register it at the provider as
+// backchannel_logout_uri); "" leaves it out.
+func BackchannelLogoutPath(path string) MountOption {
+	return func(m *mountPaths) { m.backchannel = path }
+}
+
+// Mount registers oidcauth's routes on mux, each with its method:
+//
+//	GET  <the redirect URL's path>     CallbackHandler
+//	GET  /login                        LoginHandler (?return_to=/path)
+//	POST /logout                       LogoutHandler
+//	POST /backchannel-logout           BackchannelLogoutHandler
+//	GET  <the post-logout URL's path>  PostLogoutHandler
+//
+// The callback's path is the redirect URL's (WithRedirectURL). The
+// post-logout route is mounted when WithPostLogoutRedirectURL names a URL
+// on the application's origin whose path is not the landing path
+// (WithPostLogoutLanding): when it is, that page is the application's, and
+// its handler passes the requests with a state to PostLogoutHandler. The
+// other paths can be moved or left out with [LoginPath], [LogoutPath] and
+// [BackchannelLogoutPath]. A path ending in a slash is mounted exactly
+// ("/{$}"). The separate handlers remain, for routers with another pattern
+// syntax.
+//
+// Like ServeMux.Handle, Mount panics when a route cannot be registered: a
+// path that does not start with "/" or holds "{" or "}", or a pattern
+// that conflicts with one the mux has.
+func (a *Auth) Mount(mux Mux, opts ...MountOption) {
+	paths := mountPaths{login: "/login", logout: "/logout", backchannel: "/backchannel-logout"}
+	for _, opt := range opts {
+		opt(&paths)
+	}
+	redirect, _ := url.Parse(a.oauth.RedirectURL) // checked by New
+	routes := []mountRoute{
+		{http.MethodGet, cmp.Or(redirect.Path, "/"), "the redirect URL", a.CallbackHandler()},
+		{http.MethodGet, paths.login, "LoginPath", a.LoginHandler()},
+		{http.MethodPost, paths.logout, "LogoutPath", a.LogoutHandler()},
+		{http.MethodPost, paths.backchannel, "BackchannelLogoutPath", a.BackchannelLogoutHandler()},
+	}
+	if p, ok := a.postLogoutRoute(); ok {
+		routes = append(routes, mountRoute{http.MethodGet, p, "the post-logout redirect URL", a.PostLogoutHandler()})
+	}
+	for _, rt := range routes {
+		if rt.path == "" {
+			continue
+		}
+		if !strings.HasPrefix(rt.path, "/") || strings.ContainsAny(rt.path, "{}") {
+			panic(fmt.Sprintf("oidcauth: Mount: %s: the path %q does not start with / or holds { or }", rt.what, rt.path))
+		}
+		pattern := rt.method + " " + rt.path
+		if strings.HasSuffix(rt.path, "/") {
+			pattern += "{$}"
+		}
+		mux.Handle(pattern, rt.h)
+	}
+}
+
+// mountRoute is one route of Mount; what names where its path comes from.
+type mountRoute struct {
+	method, path, what string
+	h                  http.Handler
+}
+
+// postLogoutRoute is the path Mount gives PostLogoutHandler: the
+// post-logout redirect URL's, when it is on the application's origin and
+// not the landing path.
+func (a *Auth) postLogoutRoute() (string, bool) {
+	if a.postLogout == "" {
+		return "", false
+	}
+	u, err := url.Parse(a.postLogout)
+	if err != nil || canonicalOrigin(u) != a.site.origin {
+		return "", false
+	}
+	p := cmp.Or(u.Path, "/")
+	landing, _, _ := strings.Cut(a.logoutLanding, "?")
+	return p, p != landing
+}
