@@ -41,6 +41,8 @@ type Auth struct {
 	tokens       tokenState    // refresh.go
 	index        indexState    // sessionindex.go
 	liveness     time.Duration
+	idle         time.Duration // own manager's idle timeout (touch.go); 0: scs's
+	touchEvery   time.Duration
 	maxClaims    int           // WithMaxClaimsSize
 	tokenAEADs   []cipher.AEAD // WithTokenEncryption; the first seals
 	maxAge       time.Duration // from max_age; -1 when not requested
@@ -164,10 +166,14 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		},
 	}
 
+	if cfg.sessions != nil && cfg.sessionStore != nil {
+		return nil, optionError("WithSessionStore", "it configures oidcauth's own manager; with WithSessionManager, set the manager's Store instead")
+	}
 	a.sm = cfg.sessions
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, a.secure)
 		a.sm.ErrorFunc = a.SessionError
+		a.idle, a.touchEvery = cfg.idleTimeout, touchInterval(cfg.idleTimeout)
 	} else {
 		if err := checkSessionManager(a.log, a.sm, a.secure, cfg.strictSessions); err != nil {
 			return nil, err
@@ -182,7 +188,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		refreshAhead:   cfg.refreshAhead,
 		userInfoClaims: cfg.userInfoClaims,
 	}
-	if cfg.sessions != nil {
+	if cfg.sessions != nil || cfg.sessionStore != nil {
 		a.tokens.raceGrace = min(a.timeout, maxRaceGrace)
 	}
 	a.index.redeleteAfter = redeleteAfter[:]
@@ -191,6 +197,16 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 
 // Issuer returns the provider's issuer identifier.
 func (a *Auth) Issuer() string { return a.issuer }
+
+// IdleTimeout returns how long an unused session lasts: oidcauth's own idle
+// timeout with its own manager (scs's IdleTimeout is 0 there: oidcauth
+// touches sessions itself), the manager's IdleTimeout otherwise; 0 is none.
+func (a *Auth) IdleTimeout() time.Duration {
+	if a.idle > 0 {
+		return a.idle
+	}
+	return a.sm.IdleTimeout
+}
 
 // SessionManager returns the scs session manager oidcauth keeps its state in.
 func (a *Auth) SessionManager() *scs.SessionManager { return a.sm }

@@ -25,6 +25,7 @@ type config struct {
 	endpoints       *Endpoints
 	authParams      url.Values
 	sessions        *scs.SessionManager
+	sessionStore    scs.Store
 	idleTimeout     time.Duration
 	lifetime        time.Duration
 	clockSkew       time.Duration

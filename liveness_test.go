@@ -17,7 +17,12 @@ import (
 // longer than any grace period writes the session back after the user logged
 // out; the liveness check finds the login's tokens gone and ends it.
 func TestLongRequestCannotRevive(t *testing.T) {
-	h := newHarness(t, oidctest.Config{})
+	// An application's manager with an idle timeout: scs writes the session
+	// back at the end of every request (oidcauth's own manager does not).
+	sm := scs.New()
+	sm.Store = memstore.New()
+	sm.IdleTimeout = time.Hour
+	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
 	h.auth.index.redeleteAfter = nil // no second deletes: only the liveness check is left
 	h.auth.liveness = 300 * time.Millisecond
 	entered, release := make(chan struct{}), make(chan struct{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Require is the middleware for pages and APIs that need a logged-in user.
@@ -31,6 +32,9 @@ func (a *Auth) withLogin(next http.Handler, required bool) http.Handler {
 		if !loaded {
 			loading.ServeHTTP(w, r)
 			return
+		}
+		if l != nil {
+			l = a.touch(r.Context(), l, time.Now())
 		}
 		if l != nil {
 			var answered bool

@@ -161,6 +161,21 @@ func WithSessionManager(sm *scs.SessionManager) Option {
 	}
 }
 
+// WithSessionStore keeps the sessions of oidcauth's own manager in store
+// (Redis, Postgres, ...) instead of memory, with oidcauth's cookie
+// defaults, idle timeout and session encoding; use it, rather than
+// WithSessionManager, when several instances share sessions. A
+// [LeaseStore] (package leasestore) also coordinates their refreshes.
+func WithSessionStore(store scs.Store) Option {
+	return func(c *config) error {
+		if store == nil {
+			return optionError("WithSessionStore", "the store is nil")
+		}
+		c.sessionStore = store
+		return nil
+	}
+}
+
 // WithSessionLifetime sets the idle timeout and the absolute lifetime of the
 // sessions oidcauth creates (defaults: [DefaultIdleTimeout],
 // [DefaultLifetime]). An idle of 0 turns the idle timeout off. It does not

@@ -172,8 +172,8 @@ func TestCookieDefaults(t *testing.T) {
 		if c.Name != tt.name || c.Secure != tt.secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
 			t.Errorf("%s: cookie %+v", tt.redirect, c)
 		}
-		if a.SessionManager().IdleTimeout != DefaultIdleTimeout || a.SessionManager().Lifetime != DefaultLifetime {
-			t.Errorf("%s: lifetimes %v %v", tt.redirect, a.SessionManager().IdleTimeout, a.SessionManager().Lifetime)
+		if a.idle != DefaultIdleTimeout || a.SessionManager().Lifetime != DefaultLifetime {
+			t.Errorf("%s: lifetimes %v %v", tt.redirect, a.idle, a.SessionManager().Lifetime)
 		}
 		// The login cookie too.
 		rec := httptest.NewRecorder()

@@ -137,7 +137,7 @@ func (a *Auth) newLoginKey(ctx context.Context) ([]byte, error) {
 }
 
 // seal returns the cookie value of p: the time it is sealed, in unix
-// milliseconds, then the sealed record. The time is in clear so that the
+// nanoseconds, then the sealed record. The time is in clear so that the
 // oldest slot can be found.
 func (a *Auth) seal(ctx context.Context, p *pendingLogin) (string, error) {
 	aead, err := a.loginAEAD(ctx, false)
@@ -148,7 +148,7 @@ func (a *Auth) seal(ctx context.Context, p *pendingLogin) (string, error) {
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
 	rand.Read(nonce)
 	sealed := aead.Seal(nonce, nonce, plain, a.sealAAD())
-	return strconv.FormatInt(time.Now().UnixMilli(), 10) + "." + base64.RawURLEncoding.EncodeToString(sealed), nil
+	return strconv.FormatInt(time.Now().UnixNano(), 10) + "." + base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
 // open returns the login sealed in a cookie value, or an error when the

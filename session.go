@@ -18,8 +18,18 @@ import (
 // brings none: memory store, strict cookie.
 func newSessionManager(cfg config, secure bool) *scs.SessionManager {
 	sm := scs.New()
-	sm.Store = memstore.New()
-	sm.IdleTimeout = cfg.idleTimeout
+	var store scs.Store = memstore.New()
+	if cfg.sessionStore != nil {
+		store = cfg.sessionStore
+	}
+	// The idle timeout is oidcauth's (touch.go): scs would write every
+	// session on every request.
+	sm.IdleTimeout = 0
+	if cfg.idleTimeout > 0 {
+		store = wrapIdle(store, cfg.idleTimeout+touchInterval(cfg.idleTimeout))
+	}
+	sm.Store = store
+	sm.Codec = sessionCodec{}
 	sm.Lifetime = cfg.lifetime
 	sm.Cookie.Name = cookieName("oidcauth", secure)
 	sm.Cookie.HttpOnly = true

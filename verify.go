@@ -47,6 +47,7 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*
 		SessionID: extra.SessionID,
 		LoginTime: time.Now().UTC(),
 		Tag:       claimsTag(raw),
+		Seen:      time.Now(),
 	}
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,

@@ -112,6 +112,9 @@ muts = [
  ('pending.go', 'return free[mrand.IntN(len(free))]', 'return free[mrand.IntN(len(free))] + random(4)', 'TestLoginCookiesBounded'),
  ('session.go', 'if strict && len(weak) > 0 {', 'if false {', 'TestStrictSessionManager'),
  ('tokenstore.go', 'b = a.sealTokens(b)', '', 'TestTokenEncryption'),
+ ('touch.go', 'if since > a.idle {', 'if false {', 'TestIdleSessionNoLongerAuthenticates'),
+ ('touch.go', 'if limit := time.Now().Add(s.life); limit.Before(expiry) {', 'if limit := time.Now().Add(s.life); false && limit.Before(expiry) {', 'TestIdleTimeout'),
+ ('touch.go', 'if since < a.touchEvery {\n\t\treturn l', 'if false {\n\t\treturn l', 'TestHotPathStoreCalls'),
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]

@@ -113,8 +113,8 @@ func home(auth *oidcauth.Auth, issuer string, dev bool, log *slog.Logger) http.H
 			data.Deadline = deadline.UTC().Format("2006-01-02 15:04:05 UTC")
 			data.DeadlineISO = deadline.UTC().Format(time.RFC3339)
 			data.DeadlineIn = minutes(time.Until(deadline))
-			if sm.IdleTimeout > 0 {
-				data.Idle = minutes(sm.IdleTimeout)
+			if idle := auth.IdleTimeout(); idle > 0 {
+				data.Idle = minutes(idle)
 			}
 			raw, _ := oidcauth.RawClaimsFromContext(r.Context())
 			rows, err := claimRows(raw)
