@@ -65,6 +65,8 @@ var slotPlan = []struct {
 	{"multi", authBasic, 2},
 	{"fault", authBasic, 1},
 	{"api", authBasic, 1},
+	{"race-redis", authBasic, 2},
+	{"race-postgres", authPost, 2},
 }
 
 func (s *slot) clientID() string { return "e2e-" + s.name }
