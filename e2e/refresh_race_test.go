@@ -107,6 +107,20 @@ func statusCounts(rs []burstResult, names map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
+// slowest is "origin: duration ..." of the slowest answer per origin.
+func slowest(rs []burstResult, names map[string]string) string {
+	worst := map[string]time.Duration{}
+	for _, r := range rs {
+		worst[names[r.origin]] = max(worst[names[r.origin]], r.done.Sub(r.sent))
+	}
+	var parts []string
+	for name, d := range worst {
+		parts = append(parts, fmt.Sprintf("%s %s", name, d.Round(100*time.Millisecond)))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
 // subOf is the sub of a JSON answer, or "".
 func subOf(body string) string {
 	var m map[string]any
@@ -117,34 +131,53 @@ func subOf(body string) string {
 	return s
 }
 
-// lastTokensTime returns when the provider last issued tokens to the client
-// (the code grant or the latest refresh).
-func lastTokensTime(t *testing.T, p *oidcProvider, clientID string) time.Time {
+// clientEvents is what the provider saw of one client since a test began.
+// The provider and its clients outlive a test: go test -count=N runs it
+// again with the same client.
+type clientEvents struct {
+	p        *oidcProvider
+	clientID string
+	since    int64 // ms since the epoch
+}
+
+func watchClient(p *oidcProvider, s *slot) clientEvents {
+	return clientEvents{p: p, clientID: s.clientID(), since: time.Now().UnixMilli()}
+}
+
+func (c clientEvents) filter(pred func(event) bool) []event {
+	return c.p.events.filter(func(e event) bool { return e.ClientID == c.clientID && e.Time >= c.since && pred(e) })
+}
+
+// grants returns the successful grants of one grant type.
+func (c clientEvents) grants(grantType string) []event {
+	return c.filter(func(e event) bool { return e.Event == "grant.success" && e.GrantType == grantType })
+}
+
+// lastTokens returns when the provider last issued tokens (the code grant
+// or the latest refresh).
+func (c clientEvents) lastTokens(t *testing.T) time.Time {
 	t.Helper()
-	g := p.events.filter(func(e event) bool {
-		return e.Event == "grant.success" && e.ClientID == clientID &&
-			(e.GrantType == "authorization_code" || e.GrantType == "refresh_token")
+	g := c.filter(func(e event) bool {
+		return e.Event == "grant.success" && (e.GrantType == "authorization_code" || e.GrantType == "refresh_token")
 	})
 	if len(g) == 0 {
-		t.Fatalf("the provider issued no tokens to %s", clientID)
+		t.Fatalf("the provider issued no tokens to %s", c.clientID)
 	}
 	return g[len(g)-1].at()
 }
 
-// refreshRequests returns the refresh_token requests of a client that
-// reached the provider's token endpoint, whatever their answer.
-func refreshRequests(p *oidcProvider, clientID string) []event {
-	return p.events.filter(func(e event) bool {
-		return e.Event == "request" && e.Path == "/token" && e.ClientID == clientID && e.GrantType == "refresh_token"
+// refreshRequests returns the refresh_token requests that reached the
+// provider's token endpoint, whatever their answer.
+func (c clientEvents) refreshRequests() []event {
+	return c.filter(func(e event) bool {
+		return e.Event == "request" && e.Path == "/token" && e.GrantType == "refresh_token"
 	})
 }
 
-// grantTrouble returns the provider's refusals and revocations of a
-// client's tokens: what reuse of a rotated refresh token brings.
-func grantTrouble(p *oidcProvider, clientID string) []event {
-	return p.events.filter(func(e event) bool {
-		return e.ClientID == clientID && (e.Event == "grant.error" || e.Event == "grant.revoked")
-	})
+// trouble returns the provider's refusals and revocations of the client's
+// tokens: what reuse of a rotated refresh token brings.
+func (c clientEvents) trouble() []event {
+	return c.filter(func(e event) bool { return e.Event == "grant.error" || e.Event == "grant.revoked" })
 }
 
 // settleEvents gives the provider's last events time to come through its
@@ -178,6 +211,7 @@ func TestConcurrentRefresh(t *testing.T) {
 			names := map[string]string{appA.origin: "A", appB.origin: "B"}
 			origins := []string{appA.origin, appB.origin}
 			b := newTab(t)
+			ev := watchClient(p, s)
 			defer func() {
 				if t.Failed() {
 					p.logClientEvents(t, s.clientID())
@@ -188,7 +222,7 @@ func TestConcurrentRefresh(t *testing.T) {
 			if st := login(t, p, b, appA.origin+"/me", user, ""); st.URL != appA.origin+"/me" {
 				t.Fatalf("after login the browser is on %s:\n%s", st.URL, st.Text)
 			}
-			if n := len(p.grants(s.clientID(), "authorization_code")); n != 1 {
+			if n := len(ev.grants("authorization_code")); n != 1 {
 				t.Fatalf("code grants: %d, want 1", n)
 			}
 			c := b.cookie(appA.origin+"/", sessionCookie)
@@ -200,15 +234,15 @@ func TestConcurrentRefresh(t *testing.T) {
 			skipIfNotImplemented(t, probe.Status, probe.Body, userinfoFeature)
 
 			for round := 1; round <= raceRounds; round++ {
-				sleepPastExpiry(lastTokensTime(t, p, s.clientID()))
-				before := len(refreshRequests(p, s.clientID()))
-				grantsBefore := len(p.grants(s.clientID(), "refresh_token"))
+				sleepPastExpiry(ev.lastTokens(t))
+				before := len(ev.refreshRequests())
+				grantsBefore := len(ev.grants("refresh_token"))
 				began := time.Now()
 				rs := burst(t, origins, racePerInstance, "/api/userinfo", cookie)
 				took := time.Since(began)
 				settleEvents()
-				reqs := refreshRequests(p, s.clientID())[before:]
-				grants := len(p.grants(s.clientID(), "refresh_token")) - grantsBefore
+				reqs := ev.refreshRequests()[before:]
+				grants := len(ev.grants("refresh_token")) - grantsBefore
 				var statuses []string
 				for _, r := range reqs {
 					statuses = append(statuses, fmt.Sprint(r.Status))
@@ -234,13 +268,13 @@ func TestConcurrentRefresh(t *testing.T) {
 					t.Errorf("round %d: the provider saw %d refresh_token requests (statuses %v) and %d refresh grants, want exactly 1 request, answered 200",
 						round, len(reqs), statuses, grants)
 				}
-				if trouble := grantTrouble(p, s.clientID()); len(trouble) > 0 {
+				if trouble := ev.trouble(); len(trouble) > 0 {
 					t.Fatalf("round %d: the provider refused or revoked the grant: %v", round, trouble)
 				}
 			}
 
 			// The login lives on, on both instances, with no further refresh.
-			before := len(refreshRequests(p, s.clientID()))
+			before := len(ev.refreshRequests())
 			for _, origin := range origins {
 				for _, path := range []string{"/api/me", "/api/userinfo"} {
 					r := plainDo(t, "GET", origin+path, "", "", map[string]string{"Cookie": cookie})
@@ -250,11 +284,11 @@ func TestConcurrentRefresh(t *testing.T) {
 				}
 			}
 			settleEvents()
-			if n := len(refreshRequests(p, s.clientID())) - before; n != 0 {
+			if n := len(ev.refreshRequests()) - before; n != 0 {
 				t.Errorf("%d refresh(es) after the last round, with fresh tokens stored", n)
 			}
 			t.Logf("%s: %d rounds, %d refresh_token requests in all, %d refresh grants, provider errors or revocations: %d",
-				store, raceRounds, len(refreshRequests(p, s.clientID())), len(p.grants(s.clientID(), "refresh_token")), len(grantTrouble(p, s.clientID())))
+				store, raceRounds, len(ev.refreshRequests()), len(ev.grants("refresh_token")), len(ev.trouble()))
 		})
 	}
 }
