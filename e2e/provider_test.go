@@ -65,6 +65,11 @@ var slotPlan = []struct {
 	{"multi", authBasic, 2},
 	{"fault", authBasic, 1},
 	{"api", authBasic, 1},
+	{"race-redis", authBasic, 2},
+	{"race-postgres", authPost, 2},
+	{"refresh-redis-restart", authBasic, 2},
+	{"token-fault", authBasic, 2},
+	{"jwks-fault", authPost, 1},
 }
 
 func (s *slot) clientID() string { return "e2e-" + s.name }
