@@ -54,7 +54,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	a.Issuer = cfg.Issuer
 	a.URL = baseURL(cfg.Addr) + "/"
 
-	sessions, closeStore, err := newSessionManager(ctx, cfg, log)
+	store, closeStore, err := newSessionStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +75,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	if cfg.Endpoints != nil {
 		opts = append(opts, oidcauth.WithEndpoints(*cfg.Endpoints))
 	}
-	if sessions != nil {
-		opts = append(opts, oidcauth.WithSessionManager(sessions))
+	if store != nil {
+		// oidcauth's own manager on Redis or Postgres: its cookie defaults,
+		// idle timeout and session encoding.
+		opts = append(opts, oidcauth.WithSessionStore(store))
 	}
 	auth, err := oidcauth.New(ctx, cfg.Issuer, opts...)
 	if err != nil {
@@ -84,10 +86,6 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 			return nil, fmt.Errorf("OIDC_ISSUER: %w", err)
 		}
 		return nil, fmt.Errorf("setting up OpenID Connect with the provider %s: %w", cfg.Issuer, err)
-	}
-	if sessions != nil {
-		// A store that fails answers 503 through oidcauth, logged with slog.
-		sessions.ErrorFunc = auth.SessionError
 	}
 
 	mux := http.NewServeMux()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -18,14 +16,11 @@ import (
 // storeTimeout bounds connecting to a session store at start.
 const storeTimeout = 10 * time.Second
 
-// newSessionManager returns an scs session manager backed by the store the
-// configuration names (Redis or Postgres), with the same cookie settings
-// oidcauth uses for its own, and a function that closes the store. It
-// returns a nil manager when no store is configured: oidcauth then makes
-// its own, in memory.
-func newSessionManager(ctx context.Context, cfg config, log *slog.Logger) (*scs.SessionManager, func(), error) {
-	var store scs.Store
-	var closeStore func()
+// newSessionStore returns the store the configuration names (Redis or
+// Postgres) for oidcauth's own session manager, and a function that closes
+// it. It returns a nil store when none is configured: oidcauth then keeps
+// sessions in memory.
+func newSessionStore(ctx context.Context, cfg config, log *slog.Logger) (scs.Store, func(), error) {
 	switch {
 	case cfg.RedisURL != "":
 		redis.SetLogger(redisLogger{log}) // go-redis logs through slog too
@@ -33,37 +28,18 @@ func newSessionManager(ctx context.Context, cfg config, log *slog.Logger) (*scs.
 		if err != nil {
 			return nil, nil, fmt.Errorf("SESSION_REDIS_URL: %w", err)
 		}
-		store, closeStore = s, c
 		log.Info("sessions are kept in Redis")
+		return s, c, nil
 	case cfg.PostgresURL != "":
 		s, c, err := postgresStore(ctx, cfg.PostgresURL, log)
 		if err != nil {
 			return nil, nil, fmt.Errorf("SESSION_POSTGRES_URL: %w", err)
 		}
-		store, closeStore = s, c
 		log.Info("sessions are kept in Postgres")
-	default:
-		log.Info("sessions are kept in memory")
-		return nil, func() {}, nil
+		return s, c, nil
 	}
-
-	u, _ := url.Parse(cfg.RedirectURL)
-	secure := u.Scheme == "https"
-	sm := scs.New()
-	sm.Store = store
-	sm.IdleTimeout = 30 * time.Minute
-	sm.Lifetime = 8 * time.Hour
-	sm.Cookie.Name = "oidcauth"
-	if secure {
-		// Only a Secure cookie with Path=/ and no Domain may have this
-		// prefix, and a sibling subdomain cannot plant it.
-		sm.Cookie.Name = "__Host-oidcauth"
-	}
-	sm.Cookie.HttpOnly = true
-	sm.Cookie.SameSite = http.SameSiteLaxMode
-	sm.Cookie.Secure = secure
-	sm.Cookie.Path = "/"
-	return sm, closeStore, nil
+	log.Info("sessions are kept in memory")
+	return nil, func() {}, nil
 }
 
 // redisStore connects to Redis and returns the scs store.
