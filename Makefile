@@ -55,7 +55,8 @@ vulncheck:
 run:
 	go run ./example
 
-## bench-load: wrk against the same handler bare, behind scs only and behind
+## bench-load: wrk against the same handler bare, behind the scs floor (a fresh
+## scs.New() holding a []byte, without and with an idle timeout) and behind
 ## oidcauth (and the example's GET /me), one logged-in session, on loopback;
 ## prints a table, writes bench/out/results.{txt,csv} and, with gnuplot, bench/out/load.png.
 ## LOAD_FLAGS passes flags to bench/load, e.g. LOAD_FLAGS='-d 5s -c 64'.

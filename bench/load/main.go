@@ -35,6 +35,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -49,6 +50,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/oidcauth/oidcauth"
 	"github.com/oidcauth/oidcauth/oidctest"
 )
@@ -57,11 +59,6 @@ import (
 //
 //go:embed report.lua
 var reportLua []byte
-
-// sessionKey is the scs key under which oidcauth keeps a login (session.go).
-// The scs-only server reads it to decode the same session oidcauth does; if
-// it ever changes, that server's check below fails and the program says so.
-const sessionKey = "oidcauth.login"
 
 // body is what every handler answers.
 const body = "hello\n"
@@ -84,13 +81,13 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/out", "folder for results.csv, meta.txt and wrk's own output")
 	flag.StringVar(&o.example, "example", "", "a binary built from ./example to measure too (GET /me); empty: skip it")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk command")
-	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "bound on the whole run")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured rounds to this file, samples in the handlers labeled target=bare|scs|oidcauth")
-	only := flag.String("targets", "bare,scs,oidcauth,example", "the targets to run, in this order (example only with -example)")
+	flag.DurationVar(&o.timeout, "timeout", 4*time.Minute, "bound on the whole run")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured rounds to this file, samples in the handlers labeled target=bare|floor|floor-idle|oidcauth")
+	only := flag.String("targets", "bare,floor,floor-idle,oidcauth,example", "the targets to run, in this order (example only with -example)")
 	flag.Parse()
 	for _, name := range strings.Split(*only, ",") {
 		switch name = strings.TrimSpace(name); name {
-		case "bare", "scs", "oidcauth":
+		case "bare", "floor", "floor-idle", "oidcauth":
 		case "example":
 			if o.example == "" {
 				continue
@@ -356,20 +353,45 @@ func startInProcess(ctx context.Context, wrap func(name string, h http.Handler) 
 		ln.Close()
 		return nil, cleanup, fmt.Errorf("oidcauth.New: %w", err)
 	}
-	sm := auth.SessionManager()
 
 	hello := func(w http.ResponseWriter) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, body)
 	}
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hello(w) })
-	scsOnly := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sm.Get(r.Context(), sessionKey) == nil {
-			http.Error(w, "no session", http.StatusInternalServerError)
-			return
+	// The floor a user writes by hand: a fresh scs.New() (memory store)
+	// holding the claims as one []byte, read with one Get; and the same with
+	// oidcauth's default idle timeout, with which scs writes the session
+	// back on every request.
+	floor := func(idle time.Duration) (http.Handler, string, error) {
+		fm := scs.New()
+		fm.IdleTimeout = idle
+		fm.Cookie.Name = "floor"
+		seed := fm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fm.Put(r.Context(), "claims", []byte(`{"sub":"alice","name":"Alice Example"}`))
+		}))
+		rec := httptest.NewRecorder()
+		seed.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		cs := rec.Result().Cookies()
+		if len(cs) != 1 {
+			return nil, "", errors.New("the floor's session was not created")
 		}
-		hello(w)
-	}))
+		return fm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c, _ := fm.Get(r.Context(), "claims").([]byte); c == nil {
+				http.Error(w, "no session", http.StatusInternalServerError)
+				return
+			}
+			hello(w)
+		})), cs[0].Name + "=" + cs[0].Value, nil
+	}
+	floorH, floorCookie, err := floor(0)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	idleH, idleCookie, err := floor(oidcauth.DefaultIdleTimeout)
+	if err != nil {
+		return nil, cleanup, err
+	}
 	withAuth := auth.LoadAndSave(auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := oidcauth.ClaimsFromContext(r.Context()); !ok || c.Subject == "" {
 			http.Error(w, "no claims", http.StatusInternalServerError)
@@ -403,16 +425,18 @@ func startInProcess(ctx context.Context, wrap func(name string, h http.Handler) 
 	for _, s := range []struct {
 		name, label, desc string
 		h                 http.Handler
+		cookie            string
 	}{
-		{"bare", "bare", "the handler alone", bare},
-		{"scs", "scs only", "scs LoadAndSave + one session Get of the same session", scsOnly},
-		{"oidcauth", "oidcauth", "auth.LoadAndSave + auth.Require; the handler reads ClaimsFromContext", withAuth},
+		{"bare", "bare", "the handler alone", bare, cookie},
+		{"floor", "scs floor", "a fresh scs.New(), no idle timeout, the claims as one []byte, one Get", floorH, floorCookie},
+		{"floor-idle", "scs floor, idle", "the same with IdleTimeout 30 min: scs writes every request", idleH, idleCookie},
+		{"oidcauth", "oidcauth", "auth.Require with oidcauth's defaults; the handler reads ClaimsFromContext", withAuth, cookie},
 	} {
 		u, err := serve(wrap(s.name, s.h))
 		if err != nil {
 			return nil, cleanup, err
 		}
-		targets = append(targets, target{Name: s.name, Label: s.label, Desc: s.desc, URL: u + "/me", Cookie: cookie, Check: checkBody})
+		targets = append(targets, target{Name: s.name, Label: s.label, Desc: s.desc, URL: u + "/me", Cookie: s.cookie, Check: checkBody})
 	}
 	return targets, cleanup, nil
 }
@@ -592,8 +616,8 @@ func exampleTarget(ctx context.Context, base string) (target, error) {
 	if err != nil {
 		return target{}, fmt.Errorf("logging in: %w", err)
 	}
-	return target{Name: "example", Label: "example /me", Desc: "the example app: GET /me answers the claims as JSON",
-		URL: me, Cookie: cookie, Check: func(status int, b string) error {
+	return target{Name: "example", Label: "example /api/me", Desc: "the example app (another process): GET /api/me answers the claims as JSON",
+		URL: u.JoinPath("api", "me").String(), Cookie: cookie, Check: func(status int, b string) error {
 			if status != http.StatusOK || !strings.Contains(b, `"sub":"alice"`) {
 				return fmt.Errorf("status %d, body %.200q; want 200 with alice's claims", status, b)
 			}
@@ -689,9 +713,11 @@ func printTable(w io.Writer, ss []summary, runs map[string][]result) {
 		fmt.Fprintf(w, "%s / %s: throughput %s, latency p50 %s, p90 %s, p99 %s\n", a, b, f(rps), f(p50), f(p90), f(p99))
 	}
 	fmt.Fprintln(w)
-	ratio("oidcauth", "scs")
-	ratio("scs", "bare")
-	ratio("example", "oidcauth")
+	ratio("oidcauth", "floor")
+	ratio("oidcauth", "floor-idle")
+	ratio("example", "floor")
+	ratio("example", "floor-idle")
+	ratio("floor-idle", "floor")
 	fmt.Fprintln(w, "(ratios: median over the rounds of each round's ratio, range in brackets)")
 }
 
