@@ -182,10 +182,12 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = newError(ErrSession, "server_error", "The request could not be completed.", err)
-		err = e
 	}
-	e.API = a.IsAPIRequest(r)
-	a.errorHandler(r)(w, r, status, err)
+	// A copy: the same *Error may answer several requests at once (a
+	// shared refresh).
+	ce := *e
+	ce.API = a.IsAPIRequest(r)
+	a.errorHandler(r)(w, r, status, &ce)
 }
 
 // SessionError answers a request whose session could not be loaded or

@@ -177,3 +177,23 @@ func TestRefreshDuringLogoutStoresNothing(t *testing.T) {
 		t.Fatalf("%d token records after logout: the refresh stored its tokens", n)
 	}
 }
+
+// TestSharedRefreshFailure: requests sharing one failed refresh each get
+// their own answer (502); the shared error is not written to (run with
+// -race).
+func TestSharedRefreshFailure(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, oidctest.Config{}, offline)
+	h.mustLogin("/me")
+	expireTokens(t, h)
+	h.op.SetTamper(oidctest.Tamper{TokenStatus: 503, TokenBody: "busy", TokenDelay: 100 * time.Millisecond})
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			if st, _, err := h.fetch("/api/token"); err != nil || st != http.StatusBadGateway {
+				t.Errorf("request %d: %d %v, want 502", i, st, err)
+			}
+		})
+	}
+	wg.Wait()
+}
