@@ -57,29 +57,32 @@ type Claims struct {
 // next to nothing. ok is false for an anonymous request. The result is
 // shared: do not modify it.
 func ClaimsFromContext(ctx context.Context) (c *Claims, ok bool) {
-	l, _ := ctx.Value(ctxKey{}).(*login)
-	if l == nil {
-		return nil, false
+	if e := contextClaims(ctx); e != nil {
+		return e.claims, true
 	}
-	e, err := l.claims(ctx)
-	if err != nil {
-		return nil, false
-	}
-	return e.claims, true
+	return nil, false
 }
 
 // RawClaimsFromContext returns the logged-in user's claims as JSON, as the
 // provider sent them (merged with userinfo when that option is on).
 func RawClaimsFromContext(ctx context.Context) (json.RawMessage, bool) {
+	if e := contextClaims(ctx); e != nil {
+		return e.raw, true
+	}
+	return nil, false
+}
+
+// contextClaims returns the claims of the login in ctx, or nil.
+func contextClaims(ctx context.Context) *claimsEntry {
 	l, _ := ctx.Value(ctxKey{}).(*login)
 	if l == nil {
-		return nil, false
+		return nil
 	}
 	e, err := l.claims(ctx)
 	if err != nil {
-		return nil, false
+		return nil
 	}
-	return e.raw, true
+	return e
 }
 
 // DecodeClaims decodes the logged-in user's claims into v, the

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/oidcauth/oidcauth/oidctest"
+	"golang.org/x/oauth2"
 )
 
 // harness is an app protected by oidcauth in front of an oidctest provider,
@@ -449,4 +450,26 @@ func (h *harness) editLoginCookies(edit func(*pendingLogin)) {
 		edited = append(edited, c)
 	}
 	h.client.Jar.SetCookies(mustParse(h.app.URL), edited)
+}
+
+// tokensAtOnce sends n GET /api/token at once, to each instance in turn,
+// and returns the access tokens they got ("" for a failed one, reported).
+func tokensAtOnce(t *testing.T, n int, instances ...*harness) []string {
+	t.Helper()
+	tokens := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range tokens {
+		h := instances[i%len(instances)]
+		wg.Go(func() {
+			st, body, err := h.fetch("/api/token")
+			var tok oauth2.Token
+			if err != nil || st != http.StatusOK || json.Unmarshal([]byte(body), &tok) != nil {
+				t.Errorf("request %d: %d %s %v", i, st, body, err)
+				return
+			}
+			tokens[i] = tok.AccessToken
+		})
+	}
+	wg.Wait()
+	return tokens
 }

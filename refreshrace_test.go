@@ -66,24 +66,7 @@ func TestRefreshRaceAcrossInstances(t *testing.T) {
 	// Both instances send the same refresh token; the provider takes the
 	// first and refuses the second as rotated away.
 	op.SetTamper(oidctest.Tamper{TokenDelay: 300 * time.Millisecond})
-	var wg sync.WaitGroup
-	tokens := make([]string, 6)
-	for i := range tokens {
-		h := a
-		if i%2 == 1 {
-			h = b
-		}
-		wg.Go(func() {
-			st, body, err := h.fetch("/api/token")
-			var tok oauth2.Token
-			if err != nil || st != http.StatusOK || json.Unmarshal([]byte(body), &tok) != nil {
-				t.Errorf("request %d: %d %s %v", i, st, body, err)
-				return
-			}
-			tokens[i] = tok.AccessToken
-		})
-	}
-	wg.Wait()
+	tokens := tokensAtOnce(t, 6, a, b)
 	if t.Failed() {
 		t.FailNow()
 	}
