@@ -228,21 +228,6 @@ func BenchmarkRefreshStorm(b *testing.B) {
 	b.ReportMetric(1, "grants/storm")
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// nopWriter is a ResponseWriter that keeps nothing but its header.
-type nopWriter struct{ h http.Header }
-
-func (w *nopWriter) Header() http.Header { return w.h }
-
-func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
-
-func (w *nopWriter) WriteHeader(int) {}
-
 // statusWriter is a ResponseWriter that keeps the status.
 type statusWriter struct {
 	h      http.Header
