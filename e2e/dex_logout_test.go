@@ -15,28 +15,13 @@ import (
 // again.
 func TestDexLogout(t *testing.T) {
 	t.Parallel()
-	d := needDexApp(t)
-	s := d.slot(t, "dex-logout")
-	start := time.Now()
-	a := startAppAt(t, d.issuer, appConfig{slot: s})
-	b := newTab(t)
-	defer func() {
-		if t.Failed() {
-			d.logCalls(t, start)
-		}
-	}()
-
-	st, _ := dexLogin(t, d, b, a.origin+"/me", s, "")
-	if st.URL != a.origin+"/me" {
-		t.Fatalf("after login the browser is on %s:\n%s", st.URL, st.Text)
-	}
-	sub := checkDexClaims(t, d, s, b.pageJSON())
+	d, s, a, b, sub := dexSession(t, "dex-logout")
 	if r := b.open(a.origin + "/api/me"); r.Status != 200 {
 		t.Fatalf("GET /api/me after login: %d %q", r.Status, r.Body)
 	}
 
 	before := time.Now()
-	st, _ = logoutFrom(t, b, a.origin)
+	st, _ := logoutFrom(t, b, a.origin)
 	if st.URL != a.origin+"/" {
 		t.Errorf("after logout the browser is on %s, want %s/ (Dex has no end_session_endpoint)", st.URL, a.origin)
 	}

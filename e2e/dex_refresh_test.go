@@ -15,22 +15,7 @@ import (
 // and refuses the old one.
 func TestDexRefresh(t *testing.T) {
 	t.Parallel()
-	d := needDexApp(t)
-	s := d.slot(t, "dex-refresh")
-	start := time.Now()
-	a := startAppAt(t, d.issuer, appConfig{slot: s})
-	b := newTab(t)
-	defer func() {
-		if t.Failed() {
-			d.logCalls(t, start)
-		}
-	}()
-
-	st, _ := dexLogin(t, d, b, a.origin+"/me", s, "")
-	if st.URL != a.origin+"/me" {
-		t.Fatalf("after login the browser is on %s:\n%s", st.URL, st.Text)
-	}
-	sub := checkDexClaims(t, d, s, b.pageJSON())
+	d, s, a, b, sub := dexSession(t, "dex-refresh")
 	codes := d.tokenCalls(s.clientID(), "authorization_code")
 	if len(codes) != 1 || codes[0].Status != 200 || codes[0].RefreshOut == "" {
 		t.Fatalf("code exchange: %v, want one that brought a refresh token", codes)
@@ -116,28 +101,12 @@ func TestDexRefresh(t *testing.T) {
 //
 // Dex answers a dead refresh token (claimed twice, expired, revoked, or
 // unknown after a restart of its memory storage) with 400 invalid_request,
-// where RFC 6749 (5.2) says invalid_grant. oidcauth ends a login only on
-// invalid_grant and takes any other refusal for a passing failure, so with
-// Dex such a login never ends: the test skips, saying so, while that is what
-// it finds.
+// where RFC 6749 (5.2) says invalid_grant. oidcauth ends the login on
+// either (it took invalid_request for a passing failure before, so such a
+// login never ended: this test found it).
 func TestDexRefusedRefresh(t *testing.T) {
 	t.Parallel()
-	d := needDexApp(t)
-	s := d.slot(t, "dex-refused")
-	start := time.Now()
-	a := startAppAt(t, d.issuer, appConfig{slot: s})
-	b := newTab(t)
-	defer func() {
-		if t.Failed() {
-			d.logCalls(t, start)
-		}
-	}()
-
-	st, _ := dexLogin(t, d, b, a.origin+"/me", s, "")
-	if st.URL != a.origin+"/me" {
-		t.Fatalf("after login the browser is on %s:\n%s", st.URL, st.Text)
-	}
-	sub := checkDexClaims(t, d, s, b.pageJSON())
+	d, s, a, b, sub := dexSession(t, "dex-refused")
 	codes := d.tokenCalls(s.clientID(), "authorization_code")
 	if len(codes) != 1 || codes[0].RefreshOut == "" {
 		t.Fatalf("code exchange: %v, want one that brought a refresh token", codes)
@@ -176,7 +145,7 @@ func TestDexRefusedRefresh(t *testing.T) {
 		t.Errorf("GET /api/me after the login ended: %d %q, want 401", res.Status, res.Body)
 	}
 	// The next page goes to Dex, and a new login gets the user back.
-	st, _ = dexLogin(t, d, b, a.origin+"/me", s, "")
+	st, _ := dexLogin(t, d, b, a.origin+"/me", s, "")
 	if st.URL != a.origin+"/me" {
 		t.Fatalf("the new login ended on %s", st.URL)
 	}

@@ -108,6 +108,28 @@ func checkDexClaims(t *testing.T, d *dexProvider, s *slot, claims map[string]any
 	return sub
 }
 
+// dexSession starts the app at Dex in the slot name, logs a user in
+// through the browser at /me and checks the claims Dex gave; the calls Dex
+// saw are logged when the test fails.
+func dexSession(t *testing.T, name string) (d *dexProvider, s *slot, a *app, b *tab, sub string) {
+	t.Helper()
+	d = needDexApp(t)
+	s = d.slot(t, name)
+	start := time.Now()
+	a = startAppAt(t, d.issuer, appConfig{slot: s})
+	b = newTab(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			d.logCalls(t, start)
+		}
+	})
+	st, _ := dexLogin(t, d, b, a.origin+"/me", s, "")
+	if st.URL != a.origin+"/me" {
+		t.Fatalf("after login the browser is on %s:\n%s", st.URL, st.Text)
+	}
+	return d, s, a, b, checkDexClaims(t, d, s, b.pageJSON())
+}
+
 // TestDexLogin logs in at Dex through the browser with each kind of client
 // Dex has: confidential clients authenticating with client_secret_basic
 // and with client_secret_post, and a public client (no secret, PKCE).
