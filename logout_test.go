@@ -25,6 +25,11 @@ func TestLogout(t *testing.T) {
 	if h.apiStatus() != http.StatusUnauthorized {
 		t.Fatal("still logged in after logout")
 	}
+	// The login's tokens are gone too: a copy of the session elsewhere (a
+	// request under way writing it back) would lose its login.
+	if n := storeKeys(t, h.auth, tokensPrefix); n != 0 {
+		t.Fatalf("%d token records after logout, want 0", n)
+	}
 	// Replaying the old cookie does not authenticate either.
 	h.client.Jar.SetCookies(mustParse(h.app.URL), []*http.Cookie{old})
 	if h.apiStatus() != http.StatusUnauthorized {
