@@ -197,10 +197,15 @@ func TestRefreshRefused(t *testing.T) {
 						t.Fatalf("GET /api/token: %d %s, want 401", resp.StatusCode, body(resp))
 					}
 				}
-				// The login has ended: its tokens are gone, the middleware
-				// sends it to log in.
+				// The login has ended: its tokens are gone, and the session
+				// forgot it at once (not only at the next liveness check).
 				if stored(t, h) != nil {
 					t.Error("the token record of the ended login is still there")
+				}
+				if rec, found, _ := h.auth.sm.Store.Find(h.auth.sessionStoreKey(h.sessionCookie().Value)); found {
+					if _, values, _ := h.auth.sm.Codec.Decode(rec); values[sessionKey] != nil {
+						t.Error("the session still holds the ended login")
+					}
 				}
 				if st := h.apiStatus(); st != http.StatusUnauthorized {
 					t.Errorf("GET /api/me after the login ended: %d, want 401", st)

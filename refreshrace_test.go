@@ -16,6 +16,9 @@ import (
 func TestRefreshSingleFlight(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, oidctest.Config{RotateRefreshTokens: true}, offline)
+	// The single flight alone, without the lease that would also hold
+	// concurrent refreshes to one (TestRefreshLeaseAcrossInstances).
+	h.auth.tokens.noLease = true
 	h.mustLogin("/me")
 	expireTokens(t, h)
 	// A slow token endpoint keeps every request waiting on the one refresh.
