@@ -272,6 +272,12 @@ func (h *harness) sidSub() (string, string) {
 // an API request gets 401 and a page sends it to the provider.
 func (h *harness) mustBeLoggedOut(what string) {
 	h.t.Helper()
+	// The session record itself is gone (before a request writes a new one).
+	if c := h.sessionCookie(); c != nil {
+		if _, found, _ := h.auth.sm.Store.Find(h.auth.sessionStoreKey(c.Value)); found {
+			h.t.Fatalf("%s: the session record is still in the store", what)
+		}
+	}
 	if s := h.apiStatus(); s != http.StatusUnauthorized {
 		h.t.Fatalf("%s: GET /api/me with the old cookie: %d, want 401", what, s)
 	}

@@ -67,7 +67,7 @@ muts = [
  ("userinfo.go", 'if sub != subject {', 'if false {', "TestUserInfoClaimsAtLoginRefused/another_sub"),
  ("userinfo.go", 'if !slices.Contains(idTokenOnlyClaims, k) {', 'if true {', "TestUserInfoClaimsAtLogin"),
  ("backchannel.go", 'if err := checkLogoutTyp(raw); err != nil {', 'if err := checkLogoutTyp(raw); false {', "TestBackchannelLogoutRefusals/typ_of_an_access_token"),
- ("backchannel.go", 'case !ok:\n\t\treturn nil, refuse("the logout token has no iat", nil)', 'case false:\n\t\treturn nil, refuse("the logout token has no iat", nil)', "TestBackchannelLogoutRefusals/missing_iat"),
+ ("backchannel.go", 'case !ok:\n\t\treturn nil, refuse("the logout token has no iat", nil)', 'case !ok:\n\t\tiat = now', "TestBackchannelLogoutRefusals/missing_iat"),
  ("backchannel.go", 'case iat.After(now.Add(a.clockSkew)):', 'case false:', "TestBackchannelLogoutRefusals/iat_in_the_future"),
  ("backchannel.go", 'case ok && exp.Before(now.Add(-a.clockSkew)):', 'case false:', "TestBackchannelLogoutRefusals/expired"),
  ("backchannel.go", 'case !ok && iat.Before(now.Add(-logoutTokenMaxAge-a.clockSkew)):', 'case false:', "TestBackchannelLogoutRefusals/no_exp_and_an_old_iat"),
