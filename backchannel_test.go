@@ -375,9 +375,7 @@ func checkRefused(t *testing.T, resp *http.Response) {
 func TestLogoutTokenJTIKeptBounded(t *testing.T) {
 	t.Parallel()
 	store := &expiryStore{MemStore: memstore.New()}
-	sm := scs.New()
-	sm.Store = store
-	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
+	h := newHarness(t, oidctest.Config{}, appManager(store))
 	uri := h.serveBackchannel()
 	h.mustLogin("/me")
 	sid, sub := h.sidSub()

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/oidcauth/oidcauth/oidctest"
 	"golang.org/x/oauth2"
 )
@@ -488,4 +489,12 @@ func tokensAtOnce(t *testing.T, n int, instances ...*harness) []string {
 	}
 	wg.Wait()
 	return tokens
+}
+
+// appManager is WithSessionManager with a fresh scs manager on store: the
+// application's own manager, scs's defaults.
+func appManager(store scs.Store) Option {
+	sm := scs.New()
+	sm.Store = store
+	return WithSessionManager(sm)
 }

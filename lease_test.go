@@ -94,9 +94,7 @@ func TestRefreshLeaseWaitIsBounded(t *testing.T) {
 	store := leasestore.Memory()
 	var last error
 	op := newProvider(t, oidctest.Config{RotateRefreshTokens: true, RevokeOnReuse: true})
-	sm := scs.New()
-	sm.Store = store
-	h := newHarnessWith(t, op, offline, WithSessionManager(sm), WithTimeout(200*time.Millisecond), recordErrors(&last))
+	h := newHarnessWith(t, op, offline, appManager(store), WithTimeout(200*time.Millisecond), recordErrors(&last))
 	h.mustLogin("/me")
 	expireTokens(t, h)
 	key := leaseKey(h.login0())
@@ -133,9 +131,7 @@ func TestRefreshSurvivesAStoreOutage(t *testing.T) {
 	t.Parallel()
 	store := &flakyStore{MemStore: memstore.New()}
 	op := newProvider(t, oidctest.Config{RotateRefreshTokens: true, RevokeOnReuse: true})
-	sm := scs.New()
-	sm.Store = store
-	h := newHarnessWith(t, op, offline, WithSessionManager(sm))
+	h := newHarnessWith(t, op, offline, appManager(store))
 	h.mustLogin("/me")
 	expireTokens(t, h)
 	// The store goes down while the token endpoint answers, and comes back

@@ -66,9 +66,7 @@ func TestLongRequestCannotRevive(t *testing.T) {
 // TestLivenessChecksAreSpaced: between checks no store read is made.
 func TestLivenessChecksAreSpaced(t *testing.T) {
 	store := &countingStore{MemStore: memstore.New()}
-	sm := scs.New()
-	sm.Store = store
-	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
+	h := newHarness(t, oidctest.Config{}, appManager(store))
 	h.mustLogin("/me")
 	before := store.tokenReads.Load()
 	for range 5 {

@@ -142,9 +142,7 @@ func TestAnonymousNavigationsStoreNothing(t *testing.T) {
 func TestForgedLoginCookies(t *testing.T) {
 	t.Parallel()
 	store := &slowStore{Store: memstore.New()}
-	sm := scs.New()
-	sm.Store = store
-	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
+	h := newHarness(t, oidctest.Config{}, appManager(store))
 	h.mustLogin("/me") // the login key exists now
 	var hdr strings.Builder
 	for i := range 3000 {

@@ -10,7 +10,6 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/oidcauth/oidcauth/oidctest"
-	"golang.org/x/oauth2"
 )
 
 func TestRefreshSingleFlight(t *testing.T) {
@@ -23,21 +22,7 @@ func TestRefreshSingleFlight(t *testing.T) {
 	expireTokens(t, h)
 	// A slow token endpoint keeps every request waiting on the one refresh.
 	h.op.SetTamper(oidctest.Tamper{TokenDelay: 100 * time.Millisecond})
-	const n = 50
-	tokens := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			st, b, err := h.fetch("/api/token")
-			var tok oauth2.Token
-			if err != nil || st != http.StatusOK || json.Unmarshal([]byte(b), &tok) != nil {
-				t.Errorf("request %d: %d %s %v", i, st, b, err)
-				return
-			}
-			tokens[i] = tok.AccessToken
-		})
-	}
-	wg.Wait()
+	tokens := tokensAtOnce(t, 50, h)
 	if rs := refreshRequests(h.op); len(rs) != 1 || rs[0].Status != http.StatusOK {
 		t.Fatalf("refresh requests %+v, want exactly one", rs)
 	}

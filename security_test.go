@@ -81,13 +81,11 @@ func TestTamperedSessionCookie(t *testing.T) {
 // comes back, the session works again.
 func TestStoreDownFailsClosed(t *testing.T) {
 	store := &flakyStore{MemStore: memstore.New()}
-	sm := scs.New()
-	sm.Store = store
-	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
+	h := newHarness(t, oidctest.Config{}, appManager(store))
 	h.mustLogin("/me")
 	callback := h.authorize(h.startLogin("/login?return_to=/me"))
 
-	sm.ErrorFunc = h.auth.SessionError
+	h.auth.SessionManager().ErrorFunc = h.auth.SessionError
 	store.broken.Store(true)
 	for _, tt := range []struct {
 		name   string
@@ -130,9 +128,7 @@ func TestOwnManagerStoreErrors(t *testing.T) {
 func TestPendingStoreFailure(t *testing.T) {
 	var last error
 	store := &flakyStore{MemStore: memstore.New()}
-	sm := scs.New()
-	sm.Store = store
-	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm), recordErrors(&last))
+	h := newHarness(t, oidctest.Config{}, appManager(store), recordErrors(&last))
 	h.app.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// No session is loaded for these routes, so only oidcauth's own
 		// records touch the store.
