@@ -450,7 +450,7 @@ func (h *harness) loginCookies() []*http.Cookie {
 func (h *harness) editLoginCookies(edit func(*pendingLogin)) {
 	h.t.Helper()
 	ctx := context.Background()
-	aead, err := h.auth.loginAEAD(ctx, false)
+	aead, _, err := h.auth.loginAEAD(ctx, false)
 	if err != nil {
 		h.t.Fatal(err)
 	}

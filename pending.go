@@ -44,6 +44,10 @@ const (
 	// loginKeyReload bounds the rereads of the key after a cookie that does
 	// not open (another instance may have made a new key).
 	loginKeyReload = 10 * time.Second
+	// loginKeyRefresh is how long an instance seals with the key it read
+	// before it reads the Store's again, so that all instances follow a new
+	// key (the old one expired, or the Store lost it).
+	loginKeyRefresh = time.Minute
 )
 
 // pendingLogin is a login under way, as sealed into its cookie.
@@ -60,7 +64,9 @@ type pendingState struct {
 	slots []string // the cookie names, one per slot
 
 	mu     sync.Mutex
-	aead   cipher.AEAD
+	key    []byte
+	aead   cipher.AEAD // seals and opens
+	prev   cipher.AEAD // the key before, still opens: logins started just before a change
 	loaded time.Time
 
 	// locks serialize the use of a state within this process.
@@ -83,33 +89,40 @@ func random(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// loginAEAD returns the sealing key, read from the Store or made there.
-// reload rereads it (at most once per loginKeyReload).
-func (a *Auth) loginAEAD(ctx context.Context, reload bool) (cipher.AEAD, error) {
+// loginAEAD returns the sealing key and the one before it (nil when none),
+// read from the Store (or made there) at most once per loginKeyRefresh;
+// reload rereads it sooner (at most once per loginKeyReload).
+func (a *Auth) loginAEAD(ctx context.Context, reload bool) (cur, prev cipher.AEAD, err error) {
 	p := &a.pending
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.aead != nil && (!reload || time.Since(p.loaded) < loginKeyReload) {
-		return p.aead, nil
+	age := time.Since(p.loaded)
+	if p.aead != nil && age < loginKeyRefresh && (!reload || age < loginKeyReload) {
+		return p.aead, p.prev, nil
 	}
 	key, found, err := a.storeFind(ctx, loginKeyKey)
 	if err != nil {
-		return nil, fmt.Errorf("reading the login key: %w", err)
+		return nil, nil, fmt.Errorf("reading the login key: %w", err)
 	}
 	if !found || len(key) != 32 {
 		if key, err = a.newLoginKey(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	p.loaded = time.Now()
+	if p.aead != nil && subtle.ConstantTimeCompare(key, p.key) == 1 {
+		return p.aead, p.prev, nil
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if p.aead, err = cipher.NewGCM(block); err != nil {
-		return nil, err
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, nil, err
 	}
-	p.loaded = time.Now()
-	return p.aead, nil
+	p.key, p.prev, p.aead = key, p.aead, aead
+	return p.aead, p.prev, nil
 }
 
 // newLoginKey makes a sealing key in the Store, or adopts the one another
@@ -140,7 +153,7 @@ func (a *Auth) newLoginKey(ctx context.Context) ([]byte, error) {
 // nanoseconds, then the sealed record. The time is in clear so that the
 // oldest slot can be found.
 func (a *Auth) seal(ctx context.Context, p *pendingLogin) (string, error) {
-	aead, err := a.loginAEAD(ctx, false)
+	aead, _, err := a.loginAEAD(ctx, false)
 	if err != nil {
 		return "", err
 	}
@@ -203,7 +216,7 @@ func (a *Auth) freeSlot(r *http.Request) string {
 // browser's login cookies, and the cookie's name.
 func (a *Auth) findPending(ctx context.Context, r *http.Request, sh string) (*pendingLogin, string, error) {
 	for _, reload := range []bool{false, true} {
-		aead, err := a.loginAEAD(ctx, reload)
+		cur, prev, err := a.loginAEAD(ctx, reload)
 		if err != nil {
 			return nil, "", err
 		}
@@ -213,7 +226,10 @@ func (a *Auth) findPending(ctx context.Context, r *http.Request, sh string) (*pe
 			if err != nil {
 				continue
 			}
-			p, err := a.open(aead, c.Value)
+			p, err := a.open(cur, c.Value)
+			if err != nil && prev != nil {
+				p, err = a.open(prev, c.Value)
+			}
 			if err != nil {
 				continue
 			}

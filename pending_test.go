@@ -1,6 +1,7 @@
 package oidcauth
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -180,5 +181,45 @@ func TestKnownStateCancelsNothing(t *testing.T) {
 	}
 	if resp := victim.get(callback); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/me" {
 		t.Fatalf("the victim's own callback after the attacker's: %d to %q, want the login to complete", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestLoginKeyFollowsTheStore: when the sealing key in the Store changes
+// (it expired, or the Store lost it, and another instance made a new one),
+// every instance seals with the new key within loginKeyRefresh, so that a
+// login started on one instance opens on another; a login sealed just
+// before the change still completes.
+func TestLoginKeyFollowsTheStore(t *testing.T) {
+	t.Parallel()
+	store := memstore.New()
+	op := newProvider(t, oidctest.Config{})
+	a := newHarnessWith(t, op, appManager(store))
+	b := newHarnessWith(t, op, appManager(store))
+	b.client = a.client                               // one browser, two instances
+	before := a.authorize(a.startLogin("/me?before")) // sealed with the first key
+	if err := store.Delete(loginKeyKey); err != nil {
+		t.Fatal(err)
+	}
+	b.newBrowser().startLogin("/me") // b makes a new key
+	a.auth.pending.mu.Lock()
+	a.auth.pending.loaded = time.Now().Add(-loginKeyRefresh) // a's key is due for a reread
+	a.auth.pending.mu.Unlock()
+	a.startLogin("/me?after")
+	// b opens the cookie a sealed after the change with its own key.
+	cur, _, err := b.auth.loginAEAD(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := 0
+	for _, c := range a.loginCookies() {
+		if p, err := b.auth.open(cur, c.Value); err == nil && strings.HasSuffix(p.ReturnTo, "?after") {
+			opened++
+		}
+	}
+	if opened != 1 {
+		t.Fatalf("b opened %d of the logins a started after the key changed, want 1: a still seals with the old key", opened)
+	}
+	if resp := a.get(before); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/me?before" {
+		t.Fatalf("a login sealed with the key before the change: %d to %q, want it to complete", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

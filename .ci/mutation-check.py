@@ -115,6 +115,8 @@ muts = [
  ('touch.go', 'if since > a.idle {', 'if false {', 'TestIdleSessionNoLongerAuthenticates'),
  ('touch.go', 'if limit := time.Now().Add(s.life); limit.Before(expiry) {', 'if limit := time.Now().Add(s.life); false && limit.Before(expiry) {', 'TestIdleTimeout'),
  ('touch.go', 'if since < a.touchEvery {\n\t\treturn l', 'if false {\n\t\treturn l', 'TestHotPathStoreCalls'),
+ ('pending.go', 'if p.aead != nil && age < loginKeyRefresh && (!reload || age < loginKeyReload) {', 'if p.aead != nil && (!reload || age < loginKeyReload) {', 'TestLoginKeyFollowsTheStore'),
+ ('pending.go', 'if err != nil && prev != nil {', 'if false {', 'TestLoginKeyFollowsTheStore'),
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]
