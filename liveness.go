@@ -17,8 +17,7 @@ import (
 //
 // It returns the login, or nil when the request is now anonymous; answered
 // reports that it answered the request (a store failure).
-func (a *Auth) confirmLive(w http.ResponseWriter, r *http.Request, l *login) (_ *login, answered bool) {
-	now := time.Now()
+func (a *Auth) confirmLive(w http.ResponseWriter, r *http.Request, l *login, now time.Time) (_ *login, answered bool) {
 	e := a.claims.get(l.ID, l.Tag)
 	if e != nil && now.UnixNano()-e.checked.Load() < int64(a.liveness) {
 		return l, false

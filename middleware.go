@@ -33,12 +33,13 @@ func (a *Auth) withLogin(next http.Handler, required bool) http.Handler {
 			loading.ServeHTTP(w, r)
 			return
 		}
+		now := time.Now()
 		if l != nil {
-			l = a.touch(r.Context(), l, time.Now())
+			l = a.touch(r.Context(), l, now)
 		}
 		if l != nil {
 			var answered bool
-			if l, answered = a.confirmLive(w, r, l); answered {
+			if l, answered = a.confirmLive(w, r, l, now); answered {
 				return
 			}
 		}

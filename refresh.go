@@ -22,8 +22,8 @@ type tokenState struct {
 	raceGrace time.Duration
 	// flights makes concurrent refreshes of one login a single one.
 	flights singleflight.Group
-	// noLease refreshes without the lease; tests set it to reach the
-	// rotation-race recovery.
+	// noLease refreshes without the lease: with oidcauth's own memory
+	// store, which no other process shares (tests also set it).
 	noLease bool
 }
 
