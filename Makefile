@@ -55,19 +55,27 @@ vulncheck:
 run:
 	go run ./example
 
-## bench-load: wrk against the same handler bare, behind the scs floor (a fresh
-## scs.New() holding a []byte, without and with an idle timeout) and behind
-## oidcauth (and the example's GET /me), one logged-in session, on loopback;
-## prints a table, writes bench/out/results.{txt,csv} and, with gnuplot, bench/out/load.png.
-## LOAD_FLAGS passes flags to bench/load, e.g. LOAD_FLAGS='-d 5s -c 64'.
+## bench-load: wrk against the same authenticated GET served bare, behind the
+## scs floor (a fresh scs.New() holding a []byte, without and with an idle
+## timeout; also with goredisstore), behind oidcauth, by the example's GET
+## /api/me (memory and Redis sessions) and by Apache's mod_auth_openidc, each
+## server its own process pinned to one CPU and wrk to another; one logged-in
+## session, on loopback; requests per server CPU-second, RSS and Redis round
+## trips per request. Prints a table, writes bench/out/results.{txt,csv} and,
+## with gnuplot, bench/out/load.png. As root it installs what is missing
+## (wrk, apache2, libapache2-mod-auth-openidc, gnuplot-nox) with apt-get;
+## otherwise a missing Apache or Redis skips its rows with a message.
+## LOAD_FLAGS passes flags to bench/load, e.g. LOAD_FLAGS='-rounds 5 -targets floor,example'.
+BENCH_LOAD_DEBS := wrk apache2 libapache2-mod-auth-openidc gnuplot-nox
 .PHONY: bench-load
 bench-load:
-	@command -v wrk >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "== installing wrk with apt-get"; \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || \
-			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }; \
-		fi; }
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		missing=; for p in $(BENCH_LOAD_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then \
+			echo "== installing$$missing with apt-get"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; }; \
+		fi; fi
 	@command -v wrk >/dev/null 2>&1 || { echo "bench-load needs wrk: install it with 'apt-get install wrk' (Debian) and run again" >&2; exit 1; }
 	@mkdir -p bench/out
 	go build -o bench/out/example ./example
