@@ -64,6 +64,7 @@ var slotPlan = []struct {
 	{"postgres", authPost, 1},
 	{"multi", authBasic, 2},
 	{"fault", authBasic, 1},
+	{"hotpath", authBasic, 1},
 	{"api", authBasic, 1},
 	{"race-redis", authBasic, 2},
 	{"race-postgres", authPost, 2},
