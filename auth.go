@@ -191,6 +191,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	// oidcauth's own memory store is this process's alone: the single
 	// flight is all the coordination a refresh needs, no lease.
 	a.tokens.noLease = cfg.sessions == nil && cfg.sessionStore == nil
+	a.index.local = a.tokens.noLease
 	if cfg.sessions != nil || cfg.sessionStore != nil {
 		a.tokens.raceGrace = min(a.timeout, maxRaceGrace)
 	}

@@ -42,6 +42,10 @@ type indexState struct {
 	redeleteAfter []time.Duration
 	// redeletes counts the ends that scheduled second deletes.
 	redeletes atomic.Int64
+	// local: the Store is oidcauth's own memory store, which no other
+	// process writes, so that the locks above serialize every write of a
+	// list and the read-back after a write can only find it as written.
+	local bool
 }
 
 // indexEntry is one session in a sid or sub list.
@@ -177,6 +181,9 @@ func (a *Auth) indexAdd(ctx context.Context, key string, e indexEntry) error {
 		}
 		if err := a.indexWrite(ctx, key, list); err != nil {
 			return err
+		}
+		if a.index.local {
+			return nil
 		}
 		// Read back: another instance may have rewritten the list meanwhile.
 		back, err := a.indexRead(ctx, key)
