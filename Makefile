@@ -80,7 +80,8 @@ bench-load:
 	@mkdir -p bench/out
 	go build -o bench/out/example ./example
 	go build -o bench/out/load ./bench/load
-	./bench/out/load -out bench/out -example bench/out/example $(LOAD_FLAGS)
+	go build -o bench/out/floor ./bench/floor
+	./bench/out/load -out bench/out -example bench/out/example -floor bench/out/floor $(LOAD_FLAGS)
 	@if command -v gnuplot >/dev/null 2>&1; then \
 		gnuplot -e "outdir='bench/out'" bench/chart.gp && echo "wrote bench/out/load.png"; \
 	else echo "no chart: gnuplot is not installed ('apt-get install gnuplot-nox')"; fi

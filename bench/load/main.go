@@ -16,7 +16,9 @@
 //     goredisstore and the example with SESSION_REDIS_URL, against a
 //     redis-server this program starts.
 //
-// Each server is its own process. With taskset and two CPUs or more, wrk
+// Each server is its own process: the floors the small program
+// bench/floor (-floor), the example its binary (-example), bare and
+// oidcauth this program (-serve). With taskset and two CPUs or more, wrk
 // runs on one CPU (-wrk-cpu) and every server, Redis too, on another
 // (-server-cpu), each Go server with GOMAXPROCS=1; the number compared is
 // requests per second of the server's own CPU time (user+system, from
@@ -67,7 +69,7 @@ var reportLua []byte
 type options struct {
 	duration, warmup, timeout time.Duration
 	threads, conns, rounds    int
-	out, example, wrk         string
+	out, example, wrk, floor  string
 	pin                       pinning
 	targets                   []string
 }
@@ -88,6 +90,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/out", "folder for the results, wrk's output and the servers' logs")
 	flag.StringVar(&o.example, "example", "", "a binary built from ./example (GET /api/me); empty: skip the example targets")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk command")
+	flag.StringVar(&o.floor, "floor", "", "a binary built from ./bench/floor for the floor targets (their RSS is then that of a small scs app); empty: this program serves them")
 	flag.DurationVar(&o.timeout, "timeout", 6*time.Minute, "bound on the whole run")
 	pin := flag.Bool("pin", true, "pin wrk and the servers to CPUs with taskset (when there are two CPUs or more)")
 	flag.IntVar(&o.pin.wrkCPU, "wrk-cpu", 0, "the CPU of wrk")
@@ -231,6 +234,9 @@ func run(o options) error {
 	if v := apacheVersion(); byName["mod_auth_openidc"] != nil && v != "" {
 		notes = append(notes, v)
 	}
+	if o.floor == "" {
+		notes = append(notes, "the floors served by bench/load itself (no -floor): their RSS is not that of a small scs app")
+	}
 	info := machineInfo(o, strings.Join(notes, "; "))
 
 	if o.warmup > 0 {
@@ -314,6 +320,9 @@ func startTarget(ctx context.Context, o options, name, self, issuer string, rs *
 	switch name {
 	case "bare", "floor", "floor-idle", "oidcauth", "floor-redis", "floor-redis-idle":
 		argv := []string{self, "-serve", name, "-issuer", issuer}
+		if o.floor != "" && strings.HasPrefix(name, "floor") {
+			argv = []string{o.floor, "-name", name}
+		}
 		if rs != nil {
 			argv = append(argv, "-redis", rs.url)
 		}
