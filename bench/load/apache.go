@@ -84,7 +84,10 @@ func startApache(ctx context.Context, pin pinning, dir, issuer string) (*server,
 	if err != nil {
 		return nil, "", err
 	}
-	dir = filepath.Join(dir, "apache")
+	// Apache takes relative paths as relative to its own ServerRoot.
+	if dir, err = filepath.Abs(filepath.Join(dir, "apache")); err != nil {
+		return nil, "", err
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "htdocs"), 0o755); err != nil {
 		return nil, "", err
 	}
