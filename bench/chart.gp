@@ -35,7 +35,7 @@ set multiplot layout 1,2 title "oidcauth load test: an authenticated GET, one lo
 # Requests per second of the server's own CPU time: the median round, the
 # range of the rounds as an error bar; above it the ratio to the scs floor
 # (to the Redis floor for the Redis targets).
-set title "requests per server CPU-second (median, range of the rounds; higher is better)\nlabel: value and ratio to the scs floor"
+set title "requests per server CPU-second (median, range of the rounds; higher is better)\nlabel: value and ratio to the scs floor (for the Redis rows: to the Redis floor)"
 set style histogram errorbars gap 1 lw 1
 plot data using 3:5:6:xtic(2) lc rgb "#4a7ab5", \
      '' using ($0):6:(sprintf("%.0f\n%.2f×", $3, $4)) with labels offset 0,1.6 notitle
