@@ -14,7 +14,8 @@ import (
 
 // TestRedisHotPathStoreCalls: with the sessions in Redis, an authenticated
 // request between touches makes exactly one store read (the session record)
-// and no write. The store calls are counted by Redis itself (MONITOR sees
+// and no write (but for the liveness check's read of the token record, at
+// most once per interval). The store calls are counted by Redis itself (MONITOR sees
 // every command of every client), so nothing the app does to the store
 // escapes the count: not its own records, not a touch.
 func TestRedisHotPathStoreCalls(t *testing.T) {
@@ -35,13 +36,15 @@ func TestRedisHotPathStoreCalls(t *testing.T) {
 
 	m := startMonitor(t, r)
 	const n = 20
+	began := time.Now()
 	for i := range n {
 		if res := plainDo(t, "GET", a.origin+"/api/me", "", "", cookie); res.status != 200 || !strings.Contains(res.body, "judy") {
 			t.Fatalf("request %d: GET /api/me: %d %q", i, res.status, res.body)
 		}
 	}
 	cmds := m.stop()
-	var reads, other []string
+	elapsed := time.Since(began)
+	var reads, liveness, other []string
 	for _, c := range cmds {
 		if len(c) > 0 && connectionSetup[strings.ToUpper(c[0])] {
 			continue // a new connection of the pool says hello: no store call
@@ -50,8 +53,18 @@ func TestRedisHotPathStoreCalls(t *testing.T) {
 			reads = append(reads, c[1])
 			continue
 		}
+		if len(c) == 2 && strings.EqualFold(c[0], "GET") && strings.HasPrefix(c[1], `scs:session:oidcauth\\tokens.`) {
+			// The liveness check: the login's token record, read at most
+			// once per interval (oidcauth.DefaultLivenessInterval, 10 s),
+			// not per request.
+			liveness = append(liveness, c[1])
+			continue
+		}
 		// The command and its key only: the values are session records.
 		other = append(other, strings.Join(c[:min(len(c), 2)], " "))
+	}
+	if max := 1 + int(elapsed/(10*time.Second)); len(liveness) > max {
+		t.Errorf("%d requests in %v read the token record %d times, want at most %d (once per liveness interval)", n, elapsed.Round(time.Millisecond), len(liveness), max)
 	}
 	if len(reads) != n || len(other) != 0 {
 		t.Fatalf("%d authenticated requests: %d reads of the session record and %d other commands %q; want %d and none",
