@@ -280,7 +280,9 @@ func TestClientKeyOptions(t *testing.T) {
 		{"provider without private_key_jwt", []Option{WithClientKey(good, "")},
 			func(d map[string]any) { d["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic"} }, "WithClientKey"},
 		{"provider verifying only HMAC", []Option{WithClientKey(good, "")},
-			func(d map[string]any) { d["token_endpoint_auth_signing_alg_values_supported"] = []string{"HS256", "none"} }, "WithClientKey"},
+			func(d map[string]any) {
+				d["token_endpoint_auth_signing_alg_values_supported"] = []string{"HS256", "none"}
+			}, "WithClientKey"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
