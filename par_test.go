@@ -95,7 +95,7 @@ func TestPARRequired(t *testing.T) {
 		kind     error
 		contains string
 	}{
-		{"WithPAR(false), required", true, nil, WithPAR(false), ErrInvalidOption, "WithPAR"},
+		{"WithPAR false, required", true, nil, WithPAR(false), ErrInvalidOption, "WithPAR"},
 		{"required, no endpoint", true, noEndpoint, nil, ErrDiscovery, "pushed_authorization_request_endpoint"},
 		{"WithPAR(true), no endpoint", false, noEndpoint, WithPAR(true), ErrInvalidOption, "WithPAR"},
 	}
@@ -144,7 +144,8 @@ func TestPARFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, oidctest.Config{}, WithPAR(true), WithTimeout(300*time.Millisecond))
+			// A client without its own timeout: the push's bound is oidcauth's.
+			h := newHarness(t, oidctest.Config{}, WithPAR(true), WithTimeout(300*time.Millisecond), WithHTTPClient(&http.Client{}))
 			h.op.SetTamper(tt.tamper)
 			resp := h.get("/login")
 			if resp.StatusCode != tt.status || !strings.Contains(body(resp), "could not be started") {
