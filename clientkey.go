@@ -152,7 +152,10 @@ func newClientKeys(keys []clientKey, clientID, aud string, supported []string) (
 	if err != nil {
 		return nil, optionError("WithClientKey", "%v", err)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: keyedSigner{cryptosigner.Opaque(keys[0].signer), keys[0].kid}},
+	opaque := cryptosigner.Opaque(keys[0].signer)
+	pub := *opaque.Public() // a copy: go-jose hands out the same one to every signature
+	pub.KeyID = keys[0].kid
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: keyedSigner{opaque, &pub}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return nil, optionError("WithClientKey", "%v", err)
@@ -174,17 +177,14 @@ func newClientKeys(keys []clientKey, clientID, aud string, supported []string) (
 }
 
 // keyedSigner is an opaque signer whose public key carries the key ID, which
-// go-jose then puts in the header.
+// go-jose then puts in the header. pub is never written after New: signing
+// runs concurrently.
 type keyedSigner struct {
 	jose.OpaqueSigner
-	kid string
+	pub *jose.JSONWebKey
 }
 
-func (s keyedSigner) Public() *jose.JSONWebKey {
-	k := s.OpaqueSigner.Public()
-	k.KeyID = s.kid
-	return k
-}
+func (s keyedSigner) Public() *jose.JSONWebKey { return s.pub }
 
 // assertionClaims are the claims of a client assertion. aud is one string
 // (draft-ietf-oauth-rfc7523bis), never an array.

@@ -14,7 +14,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/oidcauth/oidcauth/oidctest"
@@ -157,6 +159,33 @@ func TestPrivateKeyJWT(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAssertionsConcurrently signs assertions at once, as concurrent logins
+// and refreshes do; the race detector finds any shared write.
+func TestAssertionsConcurrently(t *testing.T) {
+	ks, err := newClientKeys([]clientKey{{signer: ecKey(t, elliptic.P256()), kid: "k"}}, "client", "https://op.example", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	seen := make(chan string, 16)
+	for range 16 {
+		wg.Go(func() {
+			a, err := ks.assertion(time.Now())
+			if err != nil {
+				t.Error(err)
+			}
+			seen <- a
+		})
+	}
+	wg.Wait()
+	close(seen)
+	for a := range seen {
+		if header, _ := assertionParts(t, a); header["kid"] != "k" {
+			t.Errorf("header %v, want kid k", header)
+		}
 	}
 }
 
