@@ -5,7 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
+	_ "crypto/sha256" // the PS hashes
+	_ "crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -155,7 +158,7 @@ func newClientKeys(keys []clientKey, clientID, aud string, supported []string) (
 	opaque := cryptosigner.Opaque(keys[0].signer)
 	pub := *opaque.Public() // a copy: go-jose hands out the same one to every signature
 	pub.KeyID = keys[0].kid
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: keyedSigner{opaque, &pub}},
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: keyedSigner{opaque, keys[0].signer, &pub}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return nil, optionError("WithClientKey", "%v", err)
@@ -181,10 +184,31 @@ func newClientKeys(keys []clientKey, clientID, aud string, supported []string) (
 // runs concurrently.
 type keyedSigner struct {
 	jose.OpaqueSigner
+	key crypto.Signer
 	pub *jose.JSONWebKey
 }
 
 func (s keyedSigner) Public() *jose.JSONWebKey { return s.pub }
+
+// SignPayload signs PS256, PS384 and PS512 with a salt as long as the hash,
+// as RFC 7518 3.5 requires (go-jose's cryptosigner uses the longest salt,
+// which strict verifiers refuse); other algorithms are cryptosigner's.
+func (s keyedSigner) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]byte, error) {
+	var h crypto.Hash
+	switch alg {
+	case jose.PS256:
+		h = crypto.SHA256
+	case jose.PS384:
+		h = crypto.SHA384
+	case jose.PS512:
+		h = crypto.SHA512
+	default:
+		return s.OpaqueSigner.SignPayload(payload, alg)
+	}
+	d := h.New()
+	d.Write(payload)
+	return s.key.Sign(rand.Reader, d.Sum(nil), &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
+}
 
 // assertionClaims are the claims of a client assertion. aud is one string
 // (draft-ietf-oauth-rfc7523bis), never an array.

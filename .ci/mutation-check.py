@@ -145,6 +145,7 @@ muts = [
  ('par.go', 'ctx, cancel := context.WithTimeout(ctx, a.timeout)\n\tdefer cancel()\n\tselect {', 'select {', 'TestPARFailures/too_slow'),
  ('par.go', 'case a.par.slots <- struct{}{}:\n\t\tdefer func() { <-a.par.slots }()', 'default:', 'TestPARSlots'),
  ('start.go', 'u, err := a.authorizationURL(r.Context(), url.Values{', 'http.SetCookie(w, &http.Cookie{Name: a.freeSlot(r), Value: value, Path: "/"})\n\tu, err := a.authorizationURL(r.Context(), url.Values{', 'TestPARFailures/not_JSON'),
+ ('clientkey.go', 'SaltLength: rsa.PSSSaltLengthEqualsHash', 'SaltLength: rsa.PSSSaltLengthAuto', 'TestPrivateKeyJWT/RSA'),
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]

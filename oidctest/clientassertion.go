@@ -1,6 +1,9 @@
 package oidctest
 
 import (
+	"crypto"
+	"crypto/rsa"
+	_ "crypto/sha512" // PS384, PS512
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -77,6 +80,9 @@ func (p *Provider) checkAssertion(r *http.Request, c Client) error {
 	if !verified {
 		return errors.New("no key of the client verifies the assertion")
 	}
+	if err := strictPSS(r.PostForm.Get("client_assertion"), tok.Headers[0].Algorithm, kid, keys); err != nil {
+		return err
+	}
 	if claims.Issuer != c.ID || claims.Subject != c.ID {
 		return fmt.Errorf("iss %q and sub %q must both be the client ID", claims.Issuer, claims.Subject)
 	}
@@ -112,6 +118,36 @@ func (p *Provider) checkAssertion(r *http.Request, c Client) error {
 	}
 	p.jtis[c.ID+"\x00"+claims.ID] = claims.Expiry.Time()
 	return nil
+}
+
+// strictPSS checks that a PS256/384/512 signature has a salt as long as the
+// hash (RFC 7518 3.5), as strict providers do; go-jose accepts any salt.
+func strictPSS(raw, alg, kid string, keys *jose.JSONWebKeySet) error {
+	var h crypto.Hash
+	switch alg {
+	case "PS256":
+		h = crypto.SHA256
+	case "PS384":
+		h = crypto.SHA384
+	case "PS512":
+		h = crypto.SHA512
+	default:
+		return nil
+	}
+	i := strings.LastIndexByte(raw, '.')
+	sig, err := b64decode(raw[i+1:])
+	if err != nil {
+		return err
+	}
+	d := h.New()
+	d.Write([]byte(raw[:i]))
+	for _, k := range keys.Keys {
+		if pub, ok := k.Key.(*rsa.PublicKey); ok && (kid == "" || k.KeyID == kid) &&
+			rsa.VerifyPSS(pub, h, d.Sum(nil), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil {
+			return nil
+		}
+	}
+	return errors.New("the RSASSA-PSS salt is not as long as the hash (RFC 7518 3.5)")
 }
 
 // clientKeys returns the client's registered keys: its JWKS, or the set

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/cryptosigner"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -117,6 +118,37 @@ func TestClientAssertionVerification(t *testing.T) {
 		"client_assertion_type": {ClientAssertionType}, "client_assertion": {signAssertion(t, jose.ES256, key, "k", claims(func(c map[string]any) { c["aud"] = q.Issuer }))}})
 	if status != http.StatusUnauthorized || !strings.Contains(desc, "algorithms") {
 		t.Fatalf("ES256 at a PS256-only provider: %d %s", status, desc)
+	}
+}
+
+// TestClientAssertionPSSSalt: PS256 with a salt as long as the hash is
+// accepted, with the longest salt (go-jose's cryptosigner) refused, as
+// strict providers refuse it.
+func TestClientAssertionPSSSalt(t *testing.T) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	p, err := NewProvider(Config{Clients: []Client{{ID: "c", AuthMethod: "private_key_jwt",
+		JWKS: &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k"}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	claims := func() map[string]any {
+		return map[string]any{"iss": "c", "sub": "c", "aud": p.Issuer, "jti": randomString(16),
+			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()}
+	}
+	for _, tt := range []struct {
+		name string
+		key  any
+		ok   bool
+	}{
+		{"salt as long as the hash", key, true},
+		{"longest salt", cryptosigner.Opaque(key), false},
+	} {
+		status, desc := postAssertion(t, p, "/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"},
+			"client_assertion_type": {ClientAssertionType}, "client_assertion": {signAssertion(t, jose.PS256, tt.key, "k", claims())}})
+		if got := status != http.StatusUnauthorized; got != tt.ok {
+			t.Errorf("%s: status %d (%s), want accepted %v", tt.name, status, desc, tt.ok)
+		}
 	}
 }
 
