@@ -351,3 +351,28 @@ func TestClientAssertionNotLogged(t *testing.T) {
 	}
 	noSecretsLogged(t, h, r.ClientAssertion, strings.Split(r.ClientAssertion, ".")[2])
 }
+
+// BenchmarkClientAssertion is the cost of one client assertion, which every
+// code exchange, refresh, push and revocation pays.
+func BenchmarkClientAssertion(b *testing.B) {
+	for _, k := range []struct {
+		name string
+		key  crypto.Signer
+	}{
+		{"ES256", ecKey(b, elliptic.P256())},
+		{"PS256", rsaKey(b, 2048)},
+		{"EdDSA", edKey(b)},
+	} {
+		b.Run(k.name, func(b *testing.B) {
+			ks, err := newClientKeys([]clientKey{{signer: k.key, kid: "k"}}, "client", "https://op.example", []string{"PS256", "ES256", "EdDSA"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := ks.assertion(time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
