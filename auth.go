@@ -49,6 +49,9 @@ type Auth struct {
 	acrValues    []string      // from acr_values
 	sidRequired  bool          // WithBackchannelLogoutSessionRequired
 	capByIDToken bool          // WithSessionCappedByIDToken
+	clientKeys   *clientKeys   // WithClientKey (clientkey.go)
+	tokenHTTP    *http.Client  // client for x/oauth2's token requests (clientauth.go)
+	par          *parState     // pushed authorization requests (par.go); nil: none
 
 	// Where the application lives and where logout lands (site.go,
 	// postlogout.go).
@@ -137,10 +140,23 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if a.signingAlgs, err = meta.signingAlgs(); err != nil {
 		return nil, err
 	}
-	if a.authMethod, err = meta.chooseAuthMethod(cfg.authMethod, cfg.clientSecret); err != nil {
+	if a.authMethod, err = meta.chooseAuthMethod(cfg.authMethod, cfg.clientSecret, len(cfg.clientKeys) > 0); err != nil {
 		return nil, err
 	}
+	if len(cfg.clientKeys) > 0 {
+		aud := issuer
+		if cfg.tokenEndpointAudience {
+			aud = meta.TokenEndpoint
+		}
+		if a.clientKeys, err = newClientKeys(cfg.clientKeys, cfg.clientID, aud, meta.AssertionSigningAlgs); err != nil {
+			return nil, err
+		}
+	}
+	a.tokenHTTP = a.tokenClient(a.client)
 	if a.authorizeURL, err = authorizeBase(meta.AuthorizationEndpoint, cfg); err != nil {
+		return nil, err
+	}
+	if a.par, err = newPAR(meta, cfg); err != nil {
 		return nil, err
 	}
 
@@ -221,8 +237,9 @@ func (a *Auth) SessionManager() *scs.SessionManager { return a.sm }
 func (a *Auth) LoadAndSave(next http.Handler) http.Handler { return a.sm.LoadAndSave(next) }
 
 // providerContext bounds a call to the provider by the configured timeout and
-// hands x/oauth2 the configured HTTP client.
+// hands x/oauth2 the configured HTTP client, authenticating token requests
+// (clientauth.go).
 func (a *Auth) providerContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	return context.WithValue(ctx, oauth2.HTTPClient, a.client), cancel
+	return context.WithValue(ctx, oauth2.HTTPClient, a.tokenHTTP), cancel
 }

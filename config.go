@@ -53,6 +53,12 @@ type config struct {
 
 	// Where logout lands (postlogout.go).
 	postLogoutLanding string
+
+	// Client authentication with keys and pushed authorization requests
+	// (clientkey.go, par.go).
+	clientKeys            []clientKey
+	tokenEndpointAudience bool
+	par                   parMode
 }
 
 // Defaults. They are the strict ones; each has an option to change it.

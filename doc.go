@@ -19,7 +19,11 @@
 //     which call APIs with the user's access token, refreshed when needed;
 //   - [Auth.BackchannelLogoutHandler] and [Auth.EndSessions], which end every
 //     session of a user on every instance, when the provider or the
-//     application says so.
+//     application says so;
+//   - for providers that refuse shared secrets, [WithClientKey]
+//     (private_key_jwt client assertions) with [Auth.ClientJWKSHandler]
+//     (the client's public keys), and [WithPAR] (pushed authorization
+//     requests).
 //
 // Logins live server-side in scs sessions (github.com/alexedwards/scs/v2),
 // so any scs store works: memory by default, Redis or Postgres when the

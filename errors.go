@@ -53,6 +53,10 @@ var (
 	// ErrUserInfo means the userinfo endpoint is missing, failed, or answered
 	// something unusable, such as claims about another subject.
 	ErrUserInfo = errors.New("oidcauth: userinfo request failed")
+	// ErrPushedAuthorization means a login could not be started because the
+	// pushed authorization request (RFC 9126) failed: the provider could not
+	// be reached or answered an error or something unusable.
+	ErrPushedAuthorization = errors.New("oidcauth: pushed authorization request failed")
 )
 
 // Error is the error oidcauth passes to an [ErrorHandler] for a failed request.
@@ -155,7 +159,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrSession):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrExchange), errors.Is(err, ErrRefresh), errors.Is(err, ErrUserInfo):
+	case errors.Is(err, ErrExchange), errors.Is(err, ErrRefresh), errors.Is(err, ErrUserInfo), errors.Is(err, ErrPushedAuthorization):
 		return http.StatusBadGateway
 	case errors.Is(err, ErrProvider):
 		return http.StatusForbidden

@@ -22,6 +22,10 @@ const (
 	// AuthMethodNone is for public clients: the client ID goes in the form
 	// body, no secret; PKCE protects the code.
 	AuthMethodNone AuthMethod = "none"
+	// AuthMethodPrivateKeyJWT signs a short-lived assertion with the
+	// client's private key (RFC 7523, OpenID Connect Core 9); no secret is
+	// shared. It needs WithClientKey.
+	AuthMethodPrivateKeyJWT AuthMethod = "private_key_jwt"
 )
 
 // Endpoints are the provider's URLs, for providers without a discovery
@@ -46,6 +50,9 @@ type Endpoints struct {
 	// IssParameter says the provider sends the RFC 9207 iss parameter on
 	// every authorization response, which the callback then requires.
 	IssParameter bool
+	// PushedAuthorization is the RFC 9126 pushed authorization request
+	// endpoint, or empty. Logins use it with WithPAR(true).
+	PushedAuthorization string
 }
 
 // WithClientID sets the client ID registered at the provider. Required.
@@ -69,17 +76,17 @@ func WithClientSecret(secret string) Option {
 }
 
 // WithClientAuth sets how the client authenticates at the token endpoint.
-// By default it is chosen from the provider's
-// token_endpoint_auth_methods_supported (basic preferred), else basic with a
-// secret and none without.
+// By default it is private_key_jwt with WithClientKey; with a secret it is
+// chosen from the provider's token_endpoint_auth_methods_supported (basic
+// preferred), else basic; none without either.
 func WithClientAuth(m AuthMethod) Option {
 	return func(c *config) error {
 		switch m {
-		case AuthMethodBasic, AuthMethodPost, AuthMethodNone:
+		case AuthMethodBasic, AuthMethodPost, AuthMethodNone, AuthMethodPrivateKeyJWT:
 			c.authMethod = m
 			return nil
 		}
-		return optionError("WithClientAuth", "unknown method %q (want client_secret_basic, client_secret_post or none)", string(m))
+		return optionError("WithClientAuth", "unknown method %q (want client_secret_basic, client_secret_post, private_key_jwt or none)", string(m))
 	}
 }
 

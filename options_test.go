@@ -81,7 +81,7 @@ func TestAuthMethodChoice(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := &metadata{TokenEndpointAuthMethods: tt.supported}
-			got, err := m.chooseAuthMethod(tt.explicit, tt.secret)
+			got, err := m.chooseAuthMethod(tt.explicit, tt.secret, false)
 			if (err != nil) != tt.wantErr || got != tt.want {
 				t.Fatalf("got %q, %v; want %q (error %v)", got, err, tt.want, tt.wantErr)
 			}

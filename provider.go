@@ -28,6 +28,9 @@ type metadata struct {
 	TokenEndpointAuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
 	IssParameterSupported      bool     `json:"authorization_response_iss_parameter_supported"`
 	BackchannelLogoutSupported bool     `json:"backchannel_logout_supported"`
+	AssertionSigningAlgs       []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	PAREndpoint                string   `json:"pushed_authorization_request_endpoint"`
+	RequirePAR                 bool     `json:"require_pushed_authorization_requests"`
 
 	// BackchannelLogoutSessionSupported says logout tokens carry sid.
 	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
@@ -69,6 +72,7 @@ func fromEndpoints(issuer string, e *Endpoints) *metadata {
 		RevocationEndpoint:    e.Revocation,
 		IDTokenSigningAlgs:    e.SigningAlgs,
 		IssParameterSupported: e.IssParameter,
+		PAREndpoint:           e.PushedAuthorization,
 	}
 }
 
@@ -89,6 +93,7 @@ func (m *metadata) check(option string, insecureHTTP bool) error {
 		{"userinfo_endpoint", m.UserinfoEndpoint},
 		{"end_session_endpoint", m.EndSessionEndpoint},
 		{"revocation_endpoint", m.RevocationEndpoint},
+		{"pushed_authorization_request_endpoint", m.PAREndpoint},
 	}...)
 	for _, r := range all {
 		if r.u == "" {
@@ -119,8 +124,24 @@ func (m *metadata) signingAlgs() ([]string, error) {
 	return algs, nil
 }
 
-// chooseAuthMethod picks the client authentication method.
-func (m *metadata) chooseAuthMethod(explicit AuthMethod, secret string) (AuthMethod, error) {
+// chooseAuthMethod picks the client authentication method. private_key_jwt
+// goes with a client key, and only with one.
+func (m *metadata) chooseAuthMethod(explicit AuthMethod, secret string, hasKey bool) (AuthMethod, error) {
+	switch {
+	case explicit == AuthMethodPrivateKeyJWT && !hasKey:
+		return "", optionError("WithClientAuth", "private_key_jwt needs WithClientKey")
+	case hasKey && explicit != "" && explicit != AuthMethodPrivateKeyJWT:
+		return "", optionError("WithClientKey", "a client key is given, but WithClientAuth chose %s; the key is for private_key_jwt", explicit)
+	case hasKey && secret != "":
+		return "", optionError("WithClientKey", "give either WithClientKey or WithClientSecret, not both")
+	case hasKey && explicit == "":
+		if len(m.TokenEndpointAuthMethods) > 0 && !slices.Contains(m.TokenEndpointAuthMethods, string(AuthMethodPrivateKeyJWT)) {
+			return "", optionError("WithClientKey", "the provider supports %q, not private_key_jwt; set WithClientAuth(AuthMethodPrivateKeyJWT) if its list is incomplete", m.TokenEndpointAuthMethods)
+		}
+		return AuthMethodPrivateKeyJWT, nil
+	case hasKey:
+		return AuthMethodPrivateKeyJWT, nil
+	}
 	if explicit != "" {
 		if explicit == AuthMethodNone && secret != "" {
 			return "", optionError("WithClientAuth", "none (public client) was chosen but WithClientSecret set a secret")

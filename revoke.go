@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 )
 
@@ -53,22 +52,9 @@ func (a *Auth) revokeTokenSets(ctx context.Context, sets []*tokenSet) {
 // the token endpoint.
 func (a *Auth) revoke(ctx context.Context, token, hint string) error {
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	switch a.authMethod {
-	case AuthMethodPost:
-		form.Set("client_id", a.oauth.ClientID)
-		form.Set("client_secret", a.oauth.ClientSecret)
-	case AuthMethodNone:
-		form.Set("client_id", a.oauth.ClientID)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.meta.RevocationEndpoint, strings.NewReader(form.Encode()))
+	req, err := a.clientRequest(ctx, a.meta.RevocationEndpoint, form)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if a.authMethod == AuthMethodBasic {
-		// RFC 6749 2.3.1: each form-urlencoded, as x/oauth2 does.
-		req.SetBasicAuth(url.QueryEscape(a.oauth.ClientID), url.QueryEscape(a.oauth.ClientSecret))
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {

@@ -35,6 +35,15 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 		a.fail(w, r, sessionError("The login could not be started. Please try again later.", err))
 		return
 	}
+	// Before the cookie: a login that cannot be pushed (par.go) takes no slot.
+	u, err := a.authorizationURL(r.Context(), url.Values{
+		"state": {state}, "nonce": {nonce},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name:  a.freeSlot(r),
 		Value: value,
@@ -47,8 +56,6 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 		// Lax: the provider's redirect back is a top-level GET navigation.
 		SameSite: http.SameSiteLaxMode,
 	})
-	u := a.authorizeURL + "&state=" + state + "&nonce=" + nonce +
-		"&code_challenge=" + oauth2.S256ChallengeFromVerifier(verifier) + "&code_challenge_method=S256"
 	setNoStore(w.Header())
 	http.Redirect(w, r, u, http.StatusFound)
 }
@@ -69,6 +76,16 @@ func authorizeBase(endpoint string, cfg config) (string, error) {
 		return "", fmt.Errorf("%w: authorization_endpoint: %v", ErrDiscovery, err)
 	}
 	q := u.Query()
+	for k, vs := range authorizeParams(cfg) {
+		q[k] = append(q[k], vs...)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// authorizeParams are the parameters of every authorization request.
+func authorizeParams(cfg config) url.Values {
+	q := url.Values{}
 	for k, vs := range cfg.authParams {
 		q[k] = append(q[k], vs...)
 	}
@@ -76,6 +93,5 @@ func authorizeBase(endpoint string, cfg config) (string, error) {
 	q.Set("client_id", cfg.clientID)
 	q.Set("redirect_uri", cfg.redirectURL)
 	q.Set("scope", strings.Join(cfg.scopes, " "))
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return q
 }

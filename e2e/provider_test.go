@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -43,6 +44,10 @@ type slot struct {
 	auth   string // token_endpoint_auth_method
 	secret string // empty for a public client
 	ports  []int
+	// key is the client's private_key_jwt key, and extra more client
+	// metadata for the provider (clientauth_test.go).
+	key   crypto.Signer
+	extra map[string]any
 }
 
 // slotPlan lists the slots: name, auth method and number of app instances.
@@ -71,6 +76,10 @@ var slotPlan = []struct {
 	{"refresh-redis-restart", authBasic, 2},
 	{"token-fault", authBasic, 2},
 	{"jwks-fault", authPost, 1},
+	// clientauth_test.go
+	{"pkjwt", authPrivateKeyJWT, 1},
+	{"par", authBasic, 1},
+	{"pkjwt-par", authPrivateKeyJWT, 1},
 }
 
 func (s *slot) clientID() string { return "e2e-" + s.name }
@@ -96,6 +105,9 @@ func (s *slot) registration() map[string]any {
 	}
 	if s.secret != "" {
 		reg["client_secret"] = s.secret
+	}
+	for k, v := range s.extra {
+		reg[k] = v
 	}
 	return reg
 }
@@ -170,6 +182,9 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 		for range sp.instances {
 			s.ports = append(s.ports, freePort(t))
 		}
+		if err := clientAuthSlot(s); err != nil {
+			return nil, "", err
+		}
 		p.slots[s.name] = s
 		clients = append(clients, s.registration())
 	}
@@ -179,6 +194,8 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 		"accessTokenTTL":          int(accessTokenTTL() / time.Second),
 		"backchannelAllowedHosts": []string{"127.0.0.1"},
 		"clients":                 clients,
+		// clientauth_test.go
+		"pushedAuthorizationRequests": true,
 	})
 	if err != nil {
 		return nil, "", err

@@ -72,6 +72,15 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	if cfg.ClientAuth != "" {
 		opts = append(opts, oidcauth.WithClientAuth(cfg.ClientAuth))
 	}
+	if cfg.ClientKey != nil {
+		opts = append(opts, oidcauth.WithClientKey(cfg.ClientKey, cfg.ClientKeyID))
+	}
+	switch cfg.PAR {
+	case "1":
+		opts = append(opts, oidcauth.WithPAR(true))
+	case "0":
+		opts = append(opts, oidcauth.WithPAR(false))
+	}
 	if cfg.Endpoints != nil {
 		opts = append(opts, oidcauth.WithEndpoints(*cfg.Endpoints))
 	}
@@ -97,6 +106,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	mux.Handle("GET /login", auth.LoginHandler())
 	mux.Handle("POST /logout", auth.LogoutHandler()) // refuses cross-origin POSTs
 	mux.Handle("POST /backchannel-logout", auth.BackchannelLogoutHandler())
+	mux.Handle("GET /jwks", auth.ClientJWKSHandler()) // 404 without a client key
 	a.Handler = auth.LoadAndSave(mux)
 	return a, nil
 }

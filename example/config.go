@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"net"
@@ -39,6 +40,15 @@ type config struct {
 	// Endpoints are given by hand (OIDC_AUTHORIZE_URL and friends), or nil
 	// for discovery.
 	Endpoints *oidcauth.Endpoints
+
+	// ClientKey signs private_key_jwt assertions (OIDC_CLIENT_KEY_FILE, or
+	// made at start for the development provider), under ClientKeyID
+	// (OIDC_CLIENT_KEY_ID; empty: the key's thumbprint).
+	ClientKey   crypto.Signer
+	ClientKeyID string
+	// PAR is OIDC_PAR: "1" pushes every authorization request, "0" never,
+	// "" when the provider requires it.
+	PAR string
 
 	// At most one session store; neither means memory.
 	RedisURL    string
@@ -114,8 +124,13 @@ func loadConfig(getenv func(string) (string, bool)) (config, error) {
 			return cfg, badVar("OIDC_CLIENT_AUTH", "none is for public clients, but OIDC_CLIENT_SECRET is set")
 		}
 		cfg.ClientAuth = m
+	case oidcauth.AuthMethodPrivateKeyJWT:
+		cfg.ClientAuth = m // checked with the key, below
 	default:
-		return cfg, badVar("OIDC_CLIENT_AUTH", "%q is not client_secret_basic, client_secret_post or none", string(m))
+		return cfg, badVar("OIDC_CLIENT_AUTH", "%q is not client_secret_basic, client_secret_post, private_key_jwt or none", string(m))
+	}
+	if err := loadClientKeyConfig(get, &cfg); err != nil {
+		return cfg, err
 	}
 
 	for _, v := range []struct {

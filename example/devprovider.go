@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/rand"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/oidcauth/oidcauth"
 	"github.com/oidcauth/oidcauth/oidctest"
 )
@@ -25,6 +27,23 @@ func startDevProvider(cfg config) (*oidctest.Provider, config, error) {
 	if cfg.ClientID == "" {
 		cfg.ClientID = devClientID
 	}
+	var jwks *jose.JSONWebKeySet
+	if cfg.ClientAuth == oidcauth.AuthMethodPrivateKeyJWT {
+		// private_key_jwt: the key of OIDC_CLIENT_KEY_FILE, or one made now,
+		// registered with its public half; no secret.
+		if cfg.ClientKey == nil {
+			k, err := devClientKey()
+			if err != nil {
+				return nil, cfg, err
+			}
+			cfg.ClientKey = k
+		}
+		set, err := publicKeySet(cfg.ClientKey, cfg.ClientKeyID)
+		if err != nil {
+			return nil, cfg, err
+		}
+		jwks, cfg.ClientSecret, cfg.SecretSet = set, "", true
+	}
 	if !cfg.SecretSet {
 		if cfg.ClientAuth != oidcauth.AuthMethodNone {
 			cfg.ClientSecret = rand.Text()
@@ -37,6 +56,7 @@ func startDevProvider(cfg config) (*oidctest.Provider, config, error) {
 			ID:                     cfg.ClientID,
 			Secret:                 cfg.ClientSecret,
 			AuthMethod:             string(cfg.ClientAuth), // empty: basic with a secret, none without
+			JWKS:                   jwks,
 			RedirectURIs:           []string{cfg.RedirectURL},
 			PostLogoutRedirectURIs: []string{cfg.PostLogoutRedirectURL},
 		}},

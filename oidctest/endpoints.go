@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
 	"net"
 	"net/http"
@@ -51,6 +53,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.IssParameter {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
+	p.discoveryClientAuth(doc) // par.go
 	p.mu.Lock()
 	edit := p.tamper.Metadata
 	p.mu.Unlock()
@@ -72,13 +75,16 @@ var loginForm = template.Must(template.New("login").Parse(`<!doctype html>
 </form></body></html>`))
 
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, ok := p.authorizeQuery(w, r) // par.go
+	if !ok {
+		return
+	}
 	p.mu.Lock()
-	client, ok := p.clients[q.Get("client_id")]
+	client, known := p.clients[q.Get("client_id")]
 	user, t := p.cfg.User, p.tamper
 	p.mu.Unlock()
 	redirect := q.Get("redirect_uri")
-	if !ok || redirect == "" || (len(client.RedirectURIs) > 0 && !slices.Contains(client.RedirectURIs, redirect)) {
+	if !known || redirect == "" || (len(client.RedirectURIs) > 0 && !slices.Contains(client.RedirectURIs, redirect)) {
 		http.Error(w, "unknown client or redirect_uri", http.StatusBadRequest)
 		return
 	}
@@ -143,12 +149,15 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back.String(), http.StatusFound)
 }
 
-// authenticate finds the client of a token or revocation request and how it
-// authenticated; only its registered method is accepted.
-func (p *Provider) authenticate(r *http.Request) (Client, string, bool) {
+// authenticate finds the client of a token, revocation or pushed
+// authorization request and how it authenticated; only its registered
+// method is accepted. The error says why it failed.
+func (p *Provider) authenticate(r *http.Request) (Client, string, error) {
 	id, secret, basic := r.BasicAuth()
 	method := "client_secret_basic"
-	if basic {
+	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		id, method = assertionClientID(r.PostForm), "private_key_jwt"
+	} else if basic {
 		id, _ = url.QueryUnescape(id)
 		secret, _ = url.QueryUnescape(secret)
 	} else if r.PostForm.Has("client_secret") {
@@ -160,7 +169,7 @@ func (p *Provider) authenticate(r *http.Request) (Client, string, bool) {
 	c, ok := p.clients[id]
 	p.mu.Unlock()
 	if !ok {
-		return Client{}, method, false
+		return Client{}, method, errors.New("unknown client")
 	}
 	want := c.AuthMethod
 	if want == "" {
@@ -170,12 +179,15 @@ func (p *Provider) authenticate(r *http.Request) (Client, string, bool) {
 		}
 	}
 	if want != method {
-		return c, method, false
+		return c, method, fmt.Errorf("the client is registered for %s, not %s", want, method)
+	}
+	if method == "private_key_jwt" {
+		return c, method, p.checkAssertion(r, c)
 	}
 	if method != "none" && subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 {
-		return c, method, false
+		return c, method, errors.New("wrong client secret")
 	}
-	return c, method, true
+	return c, method, nil
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
@@ -198,11 +210,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.requests = append(p.requests, rec)
 		p.mu.Unlock()
 	}()
-	client, method, ok := p.authenticate(r)
-	rec.ClientAuth, rec.ClientID = method, client.ID
-	if !ok {
+	client, method, err := p.authenticate(r)
+	rec.ClientAuth, rec.ClientID, rec.ClientAssertion = method, client.ID, r.PostForm.Get("client_assertion")
+	if err != nil {
 		status = http.StatusUnauthorized
-		oauthError(w, status, "invalid_client", "client authentication failed")
+		rec.ClientAuthError = err.Error()
+		oauthError(w, status, "invalid_client", "client authentication failed: "+err.Error())
 		return
 	}
 	if t.TokenStatus != 0 {
@@ -373,10 +386,10 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
-	client, method, ok := p.authenticate(r)
+	client, method, err := p.authenticate(r)
 	rec := RevocationRequest{Token: r.PostForm.Get("token"), TokenTypeHint: r.PostForm.Get("token_type_hint"),
 		ClientAuth: method, ClientID: client.ID, Status: http.StatusOK}
-	if !ok {
+	if err != nil {
 		rec.Status = http.StatusUnauthorized
 		p.mu.Lock()
 		p.revocations = append(p.revocations, rec)

@@ -2,8 +2,9 @@
 // development: discovery, a JWKS with key rotation, the authorization
 // endpoint (auto-approving a configured user, or showing a small login form),
 // the token endpoint (authorization code with PKCE, refresh with optional
-// rotation, client_secret_basic, client_secret_post and none), userinfo,
-// end_session and revocation. Knobs in [Tamper] make it misbehave for
+// rotation, client_secret_basic, client_secret_post, private_key_jwt and
+// none), pushed authorization requests, userinfo, end_session and
+// revocation. Knobs in [Tamper] make it misbehave for
 // negative tests.
 //
 // It is a test double, not a real provider: it keeps everything in memory
@@ -22,6 +23,7 @@
 //	GET, POST /userinfo                          userinfo, with the access token as a Bearer token
 //	GET       /end_session                       RP-initiated logout: back to post_logout_redirect_uri with state
 //	POST      /revoke                            token revocation (RFC 7009)
+//	POST      /par                               pushed authorization requests (RFC 9126)
 //
 // Back-channel logout goes the other way: [Provider.Logout] and
 // [Provider.LogoutSubject] post logout tokens to each client's
@@ -38,14 +40,17 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // Client is a client registered at the provider.
 type Client struct {
 	ID     string
 	Secret string
-	// AuthMethod is client_secret_basic, client_secret_post or none; the
-	// token endpoint accepts only this one. Empty means client_secret_basic
+	// AuthMethod is client_secret_basic, client_secret_post,
+	// private_key_jwt or none; the token, revocation and pushed
+	// authorization endpoints accept only this one. Empty means client_secret_basic
 	// with a secret and none without.
 	AuthMethod string
 	// RedirectURIs are compared exactly. Empty accepts any redirect URI.
@@ -54,6 +59,11 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 	// BackchannelLogoutURI receives logout tokens from [Provider.Logout].
 	BackchannelLogoutURI string
+	// JWKS are the client's public keys, for AuthMethod private_key_jwt.
+	JWKS *jose.JSONWebKeySet
+	// JWKSURI is where the provider fetches the client's public keys, at
+	// every assertion, when JWKS is nil.
+	JWKSURI string
 }
 
 // User is the user the provider logs in.
@@ -90,6 +100,13 @@ type Config struct {
 	// IssParameter advertises authorization_response_iss_parameter_supported
 	// and sends iss on every authorization response (RFC 9207).
 	IssParameter bool
+	// RequirePAR advertises require_pushed_authorization_requests and
+	// refuses authorization requests that were not pushed (RFC 9126).
+	RequirePAR bool
+	// ClientAssertionAlgs are the algorithms accepted for private_key_jwt
+	// assertions, advertised as token_endpoint_auth_signing_alg_values_supported
+	// (default [DefaultClientAssertionAlgs]).
+	ClientAssertionAlgs []string
 	// Addr is the loopback address to listen on, e.g. "127.0.0.1:9999";
 	// empty picks a free port.
 	Addr string
@@ -118,6 +135,9 @@ type Provider struct {
 	hits     map[string]int
 
 	revocations []RevocationRequest
+	jtis        map[string]time.Time      // client assertions seen, until they expire
+	pushed      map[string]*pushedRequest // pushed authorization requests by request_uri
+	pushes      []PushedRequest
 }
 
 // grant is what the provider remembers of one login.
@@ -151,6 +171,10 @@ type TokenRequest struct {
 	// Reused reports a refresh_token grant that presented a refresh token
 	// already rotated away (RotateRefreshTokens).
 	Reused bool
+	// ClientAssertion is the private_key_jwt assertion sent, if any, and
+	// ClientAuthError why the client's authentication failed.
+	ClientAssertion string
+	ClientAuthError string
 }
 
 // NewProvider starts a provider on a free loopback port. Close it when done.
@@ -179,6 +203,8 @@ func NewProvider(cfg Config) (*Provider, error) {
 		used:     map[string]*grant{},
 		sessions: map[string]*grant{},
 		hits:     map[string]int{},
+		jtis:     map[string]time.Time{},
+		pushed:   map[string]*pushedRequest{},
 	}
 	for _, c := range cfg.Clients {
 		p.clients[c.ID] = c
@@ -306,6 +332,7 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("/userinfo", p.userinfo)
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /revoke", p.revoke)
+	mux.HandleFunc("POST /par", p.par)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.hits[r.URL.Path]++

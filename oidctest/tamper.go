@@ -41,4 +41,9 @@ type Tamper struct {
 	Iss string
 	// Metadata edits the discovery document.
 	Metadata func(doc map[string]any)
+	// PARStatus and PARBody replace the pushed authorization endpoint's
+	// answer when PARStatus is not zero; PARDelay delays it.
+	PARStatus int
+	PARBody   string
+	PARDelay  time.Duration
 }

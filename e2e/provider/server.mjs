@@ -10,8 +10,12 @@
 //     "clients": [ { "client_id": "...", "client_secret": "...",
 //                    "token_endpoint_auth_method": "client_secret_basic",
 //                    "redirect_uris": [...], "post_logout_redirect_uris": [...],
-//                    "backchannel_logout_uri": "..." } ]
+//                    "backchannel_logout_uri": "..." } ],
+//     "pushedAuthorizationRequests": true // the PAR endpoint (RFC 9126)
 //   }
+//
+// A client may also register "token_endpoint_auth_method": "private_key_jwt"
+// with "jwks" or "jwks_uri", and "require_pushed_authorization_requests".
 //
 // ACCESS_TOKEN_TTL (seconds) overrides accessTokenTTL.
 //
@@ -98,6 +102,7 @@ const provider = new Provider(issuer, {
     userinfo: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     backchannelLogout: { enabled: true },
+    pushedAuthorizationRequests: { enabled: Boolean(config.pushedAuthorizationRequests) },
   },
   ttl: {
     AccessToken: accessTokenTTL,
@@ -125,14 +130,15 @@ const clientOf = (ctx) => ctx?.oidc?.client?.clientId;
 // The provider accepts a confidential client's secret by either method,
 // whatever the client registered, so record the method each back-channel
 // request really used: the tests check it.
-const observed = new Set(['/token', '/me', '/token/revocation', '/token/introspection']);
+const observed = new Set(['/token', '/me', '/token/revocation', '/token/introspection', '/request']);
 provider.use(async (ctx, next) => {
   await next();
   if (!observed.has(ctx.path)) return;
   const body = ctx.oidc?.body || {};
   const authz = ctx.headers.authorization || '';
   let auth = 'none';
-  if (/^basic /i.test(authz)) auth = 'client_secret_basic';
+  if (body.client_assertion) auth = 'private_key_jwt';
+  else if (/^basic /i.test(authz)) auth = 'client_secret_basic';
   else if (body.client_secret) auth = 'client_secret_post';
   else if (/^bearer /i.test(authz)) auth = 'bearer';
   emit('request', {
@@ -146,6 +152,7 @@ provider.use(async (ctx, next) => {
   });
 });
 
+provider.on('pushed_authorization_request.error', (ctx, err) => emit('pushed_authorization_request.error', { client_id: clientOf(ctx), error: err.message, description: err.error_description }));
 provider.on('authorization.success', (ctx) => emit('authorization.success', { client_id: clientOf(ctx) }));
 provider.on('authorization.error', (ctx, err) => emit('authorization.error', { client_id: clientOf(ctx), error: err.message, description: err.error_description }));
 provider.on('grant.success', (ctx) => emit('grant.success', {
