@@ -26,6 +26,8 @@ type Auth struct {
 	signingAlgs  []string // accepted for id_tokens and logout tokens
 	keys         *keySet
 	client       *http.Client
+	tokenClient  *http.Client // client for the token endpoint (x/oauth2)
+	dpop         *dpopState   // WithDPoP; nil without
 	timeout      time.Duration
 	clockSkew    time.Duration
 	sm           *scs.SessionManager
@@ -150,6 +152,16 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	}
 	a.verifier = newIDTokenVerifier(issuer, a.keys, cfg.clientID, a.signingAlgs, cfg.clockSkew)
 
+	// Token requests go through x/oauth2 with this client; its transport
+	// adds what they need (a DPoP proof).
+	a.tokenClient = a.client
+	if cfg.dpop {
+		if a.dpop, err = newDPoP(cfg.dpopAlgs, meta.DPoPSigningAlgs); err != nil {
+			return nil, err
+		}
+		a.tokenClient = a.dpop.tokenClient(a.client)
+	}
+
 	style := oauth2.AuthStyleInHeader
 	if a.authMethod != AuthMethodBasic {
 		style = oauth2.AuthStyleInParams
@@ -219,9 +231,9 @@ func (a *Auth) SessionManager() *scs.SessionManager { return a.sm }
 // oidcauth handler and middleware shares one loaded session per request.
 func (a *Auth) LoadAndSave(next http.Handler) http.Handler { return a.sm.LoadAndSave(next) }
 
-// providerContext bounds a call to the provider by the configured timeout and
-// hands x/oauth2 the configured HTTP client.
+// providerContext bounds a call to the token endpoint by the configured
+// timeout and hands x/oauth2 the token endpoint's HTTP client.
 func (a *Auth) providerContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	return context.WithValue(ctx, oauth2.HTTPClient, a.client), cancel
+	return context.WithValue(ctx, oauth2.HTTPClient, a.tokenClient), cancel
 }

@@ -53,6 +53,10 @@ type config struct {
 
 	// Where logout lands (postlogout.go).
 	postLogoutLanding string
+
+	// Sender-constrained tokens (dpop.go).
+	dpop     bool
+	dpopAlgs []string
 }
 
 // Defaults. They are the strict ones; each has an option to change it.

@@ -28,6 +28,7 @@ type metadata struct {
 	TokenEndpointAuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
 	IssParameterSupported      bool     `json:"authorization_response_iss_parameter_supported"`
 	BackchannelLogoutSupported bool     `json:"backchannel_logout_supported"`
+	DPoPSigningAlgs            []string `json:"dpop_signing_alg_values_supported"`
 
 	// BackchannelLogoutSessionSupported says logout tokens carry sid.
 	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`

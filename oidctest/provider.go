@@ -3,7 +3,7 @@
 // endpoint (auto-approving a configured user, or showing a small login form),
 // the token endpoint (authorization code with PKCE, refresh with optional
 // rotation, client_secret_basic, client_secret_post and none), userinfo,
-// end_session and revocation. Knobs in [Tamper] make it misbehave for
+// end_session and revocation, and DPoP (Config.DPoP). Knobs in [Tamper] make it misbehave for
 // negative tests.
 //
 // It is a test double, not a real provider: it keeps everything in memory
@@ -19,7 +19,7 @@
 //	GET       /jwks                              the key set (JWKS)
 //	GET, POST /authorize                         authorization; with Interactive, GET shows the login form and the form posts back here
 //	POST      /token                             token: authorization_code and refresh_token grants
-//	GET, POST /userinfo                          userinfo, with the access token as a Bearer token
+//	GET, POST /userinfo                          userinfo, with the access token as a Bearer token (DPoP-bound: as a DPoP token with a proof)
 //	GET       /end_session                       RP-initiated logout: back to post_logout_redirect_uri with state
 //	POST      /revoke                            token revocation (RFC 7009)
 //
@@ -54,6 +54,9 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 	// BackchannelLogoutURI receives logout tokens from [Provider.Logout].
 	BackchannelLogoutURI string
+	// RequireDPoP, with Config.DPoP, refuses the client's token requests
+	// without a DPoP proof.
+	RequireDPoP bool
 }
 
 // User is the user the provider logs in.
@@ -90,6 +93,12 @@ type Config struct {
 	// IssParameter advertises authorization_response_iss_parameter_supported
 	// and sends iss on every authorization response (RFC 9207).
 	IssParameter bool
+	// DPoP verifies DPoP proofs (RFC 9449) at the token endpoint and binds
+	// the tokens to their key; see [Provider.TokenBinding].
+	DPoP bool
+	// DPoPNonce, with DPoP, demands the provider's nonce in every proof
+	// (use_dpop_nonce); see [Provider.RotateDPoPNonce].
+	DPoPNonce bool
 	// Addr is the loopback address to listen on, e.g. "127.0.0.1:9999";
 	// empty picks a free port.
 	Addr string
@@ -116,6 +125,8 @@ type Provider struct {
 	requests []TokenRequest
 	revoked  []string
 	hits     map[string]int
+	nonce    string               // the current DPoP nonce
+	jtis     map[string]time.Time // DPoP proof jtis seen
 
 	revocations []RevocationRequest
 }
@@ -132,6 +143,7 @@ type grant struct {
 	user        User
 	authTime    time.Time
 	expires     time.Time
+	jkt         string // the DPoP key the tokens are bound to, or ""
 	// family is shared by every token issued from one login, so that reuse
 	// detection can revoke them all.
 	family *family
@@ -151,6 +163,9 @@ type TokenRequest struct {
 	// Reused reports a refresh_token grant that presented a refresh token
 	// already rotated away (RotateRefreshTokens).
 	Reused bool
+	// DPoPKey is the RFC 7638 thumbprint of the key of the request's valid
+	// DPoP proof, or "".
+	DPoPKey string
 }
 
 // NewProvider starts a provider on a free loopback port. Close it when done.
@@ -179,6 +194,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		used:     map[string]*grant{},
 		sessions: map[string]*grant{},
 		hits:     map[string]int{},
+		jtis:     map[string]time.Time{},
 	}
 	for _, c := range cfg.Clients {
 		p.clients[c.ID] = c
