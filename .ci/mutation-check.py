@@ -129,7 +129,6 @@ muts = [
  ('dpoptransport.go', 'if tt := responseTokenType(resp.Header.Get("Content-Type"), body); !strings.EqualFold(tt, "DPoP") {', 'if tt := responseTokenType(resp.Header.Get("Content-Type"), body); false && tt == "" {', 'TestDPoPTokenTypeRule/login'),
  ('dpoptransport.go', 'if tt := responseTokenType(resp.Header.Get("Content-Type"), body); !strings.EqualFold(tt, "DPoP") {', 'if tt := responseTokenType(resp.Header.Get("Content-Type"), body); false && tt == "" {', 'TestDPoPTokenTypeRule/refresh'),
  ('refresh.go', 'DPoPKey:      cur.DPoPKey, // the refresh token is bound to it', 'DPoPKey:      nil,', 'TestDPoPLogin'),
- ('oidctest/dpop.go', 'if !jwk.IsPublic() {', 'if false {', 'TestDPoPProofVerification'),
  ('oidctest/dpop.go', 'if _, seen := p.jtis[c.JTI]; seen {', 'if false {', 'TestDPoPProofVerification'),
  ('oidctest/dpop.go', 'if want := p.Issuer + r.URL.Path; c.HTU != want {', 'if want := p.Issuer + r.URL.Path; false && c.HTU != want {', 'TestDPoPProofVerification'),
  ('oidctest/dpop.go', 'case jkt != g.jkt:', 'case false:', 'TestDPoPProofVerification'),

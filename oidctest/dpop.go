@@ -91,12 +91,10 @@ func (p *Provider) checkProof(r *http.Request, accessToken string) (string, erro
 	if typ, _ := h.ExtraHeaders["typ"].(string); typ != "dpop+jwt" {
 		return "", fmt.Errorf("the proof's typ is %q, not dpop+jwt", typ)
 	}
+	// go-jose refuses a jwk header with a private key (RFC 7515 4.1.3).
 	jwk := h.JSONWebKey
 	if jwk == nil || !jwk.Valid() {
 		return "", errors.New("the proof has no valid jwk header")
-	}
-	if !jwk.IsPublic() {
-		return "", errors.New("the proof's jwk header holds a private key")
 	}
 	payload, err := jws.Verify(jwk)
 	if err != nil {
