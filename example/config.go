@@ -40,6 +40,9 @@ type config struct {
 	// for discovery.
 	Endpoints *oidcauth.Endpoints
 
+	// DPoP makes the tokens sender-constrained (OIDC_DPOP=1).
+	DPoP bool
+
 	// At most one session store; neither means memory.
 	RedisURL    string
 	PostgresURL string
@@ -146,6 +149,13 @@ func loadConfig(getenv func(string) (string, bool)) (config, error) {
 
 	if err := loadEndpoints(get, &cfg); err != nil {
 		return cfg, err
+	}
+	switch v := get("OIDC_DPOP"); v {
+	case "", "0":
+	case "1":
+		cfg.DPoP = true
+	default:
+		return cfg, badVar("OIDC_DPOP", "%q is not 1 or 0", v)
 	}
 
 	if cfg.RedisURL != "" && cfg.PostgresURL != "" {

@@ -33,12 +33,16 @@ func startDevProvider(cfg config) (*oidctest.Provider, config, error) {
 	}
 	p, err := oidctest.NewProvider(oidctest.Config{
 		Interactive: true,
+		// DPoP with nonces, as a FAPI 2.0 provider has it; the client must
+		// use it when the app does (OIDC_DPOP=1).
+		DPoP: true, DPoPNonce: true,
 		Clients: []oidctest.Client{{
 			ID:                     cfg.ClientID,
 			Secret:                 cfg.ClientSecret,
 			AuthMethod:             string(cfg.ClientAuth), // empty: basic with a secret, none without
 			RedirectURIs:           []string{cfg.RedirectURL},
 			PostLogoutRedirectURIs: []string{cfg.PostLogoutRedirectURL},
+			RequireDPoP:            cfg.DPoP,
 		}},
 	})
 	if err != nil {
