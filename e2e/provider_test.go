@@ -70,7 +70,13 @@ var slotPlan = []struct {
 	{"refresh-redis-restart", authBasic, 2},
 	{"token-fault", authBasic, 2},
 	{"jwks-fault", authPost, 1},
+	{"dpop", authBasic, 1},
 }
+
+// dpopSlots are the slots whose client is registered with
+// dpop_bound_access_tokens: the provider refuses its token requests
+// without a DPoP proof.
+var dpopSlots = map[string]bool{"dpop": true}
 
 func (s *slot) clientID() string { return "e2e-" + s.name }
 
@@ -95,6 +101,9 @@ func (s *slot) registration() map[string]any {
 	}
 	if s.secret != "" {
 		reg["client_secret"] = s.secret
+	}
+	if dpopSlots[s.name] {
+		reg["dpop_bound_access_tokens"] = true
 	}
 	return reg
 }
@@ -178,6 +187,7 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 		"accessTokenTTL":          int(accessTokenTTL() / time.Second),
 		"backchannelAllowedHosts": []string{"127.0.0.1"},
 		"clients":                 clients,
+		"dpop":                    map[string]any{"requireNonce": true},
 	})
 	if err != nil {
 		return nil, "", err
@@ -240,6 +250,9 @@ type event struct {
 	Error        string `json:"error"`
 	Description  string `json:"description"`
 	Cause        string `json:"cause"`
+	DPoP         bool   `json:"dpop"`
+	TokenType    string `json:"token_type"`
+	JKT          string `json:"jkt"`
 
 	raw string
 }
