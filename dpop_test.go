@@ -215,7 +215,7 @@ func (h *harness) serveLoggedIn(handler http.HandlerFunc) string {
 // jwk (no private member) that verifies it, alg ES256.
 func proofClaims(t *testing.T, proof string) map[string]any {
 	t.Helper()
-	jws, err := jose.ParseSigned(proof, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(proof, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatalf("proof: %v", err)
 	}

@@ -80,7 +80,7 @@ func (p *Provider) checkProof(r *http.Request, accessToken string) (string, erro
 	if len(vals) != 1 {
 		return "", fmt.Errorf("want one DPoP header, got %d", len(vals))
 	}
-	jws, err := jose.ParseSigned(vals[0], dpopProofAlgs)
+	jws, err := jose.ParseSignedCompact(vals[0], dpopProofAlgs)
 	if err != nil {
 		return "", fmt.Errorf("the proof does not parse: %v", err)
 	}
