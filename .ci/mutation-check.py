@@ -143,7 +143,7 @@ for f, old, new, test in muts:
     if old not in src:
         print(f"MISSING pattern in {f}: {old[:60]}"); ok=False; continue
     open(f,'w').write(src.replace(old, new, 1))
-    r = subprocess.run(["go","test","-count=1","-run","^"+test.split('/')[0]+"$" if '/' not in test else test.replace('/','$/^',1)+"$","./"+os.path.dirname(f) if os.path.dirname(f) else ".", ], capture_output=True, text=True)
+    r = subprocess.run(["go","test","-count=1","-run","^"+test.split('/')[0]+"$" if '/' not in test else test.replace('/','$/^',1)+"$","."]+(["./"+os.path.dirname(f)] if os.path.dirname(f) else []), capture_output=True, text=True)
     open(f,'w').write(src)
     status = "FAILS (good)" if r.returncode != 0 else "STILL PASSES (bad)"
     if r.returncode == 0: ok=False
