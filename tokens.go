@@ -16,7 +16,10 @@ import (
 // single refresh.
 //
 // The token carries AccessToken, TokenType and Expiry; never the refresh
-// token, which only oidcauth may use (the provider may rotate it).
+// token, which only oidcauth may use (the provider may rotate it). With
+// WithDPoP, TokenType is DPoP and the token is refused without a proof of
+// the login's key: call APIs with [Auth.Client], or take the headers of
+// each call from [Auth.AuthHeaders].
 //
 // The request must have passed through [Auth.Require], [Auth.Optional] or
 // [Auth.LoadAndSave]. Errors are [*Error]s: one wrapping [ErrNotLoggedIn]
