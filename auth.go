@@ -26,6 +26,7 @@ type Auth struct {
 	signingAlgs  []string // accepted for id_tokens and logout tokens
 	keys         *keySet
 	client       *http.Client
+	dpop         *dpopState // WithDPoP; nil without
 	timeout      time.Duration
 	clockSkew    time.Duration
 	sm           *scs.SessionManager
@@ -165,6 +166,15 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		return nil, fmt.Errorf("%w: key set %s: %v", ErrDiscovery, meta.JWKSURI, err)
 	}
 	a.verifier = newIDTokenVerifier(issuer, a.keys, cfg.clientID, a.signingAlgs, cfg.clockSkew)
+
+	// The DPoP transport wraps the client assertion's, so that a retry
+	// with the server's nonce carries a fresh assertion.
+	if cfg.dpop {
+		if a.dpop, err = newDPoP(cfg.dpopAlgs, meta.DPoPSigningAlgs); err != nil {
+			return nil, err
+		}
+		a.tokenHTTP = a.dpop.tokenClient(a.tokenHTTP)
+	}
 
 	style := oauth2.AuthStyleInHeader
 	if a.authMethod != AuthMethodBasic {

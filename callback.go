@@ -123,12 +123,21 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, badRequest("invalid_request", "The login response has no code.", errors.New("no code parameter")))
 		return
 	}
-	tok, err := a.exchange(r, p.code, pending.Verifier)
+	// With DPoP, a new key for this login, bound to its tokens.
+	xr, dk, err := a.dpopLogin(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok, err := a.exchange(xr, p.code, pending.Verifier)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	l, ts, err := a.verifyTokens(r, tok, pending.Nonce)
+	if err == nil {
+		err = ts.keepDPoPKey(dk)
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return

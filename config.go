@@ -59,6 +59,9 @@ type config struct {
 	clientKeys            []clientKey
 	tokenEndpointAudience bool
 	par                   parMode
+	// Sender-constrained tokens (dpop.go).
+	dpop     bool
+	dpopAlgs []string
 }
 
 // Defaults. They are the strict ones; each has an option to change it.

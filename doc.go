@@ -16,7 +16,9 @@
 //   - [ClaimsFromContext], [RawClaimsFromContext] and [DecodeClaims], which a
 //     handler uses to learn who the user is;
 //   - [Auth.Token], [Auth.TokenSource], [Auth.Client] and [Auth.UserInfo],
-//     which call APIs with the user's access token, refreshed when needed;
+//     which call APIs with the user's access token, refreshed when needed
+//     (with [WithDPoP], sender-constrained: [Auth.Client], [Auth.UserInfo]
+//     and [Auth.AuthHeaders] add a DPoP proof);
 //   - [Auth.BackchannelLogoutHandler] and [Auth.EndSessions], which end every
 //     session of a user on every instance, when the provider or the
 //     application says so;

@@ -31,6 +31,7 @@ type metadata struct {
 	AssertionSigningAlgs       []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	PAREndpoint                string   `json:"pushed_authorization_request_endpoint"`
 	RequirePAR                 bool     `json:"require_pushed_authorization_requests"`
+	DPoPSigningAlgs            []string `json:"dpop_signing_alg_values_supported"`
 
 	// BackchannelLogoutSessionSupported says logout tokens carry sid.
 	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`

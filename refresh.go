@@ -177,6 +177,10 @@ func (a *Auth) redeemUnderLease(ctx context.Context, l *login, refused string) (
 func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, error) {
 	pctx, cancel := a.providerContext(ctx)
 	defer cancel()
+	pctx, err := a.dpopRefresh(pctx, cur)
+	if err != nil {
+		return nil, a.expireLogin(ctx, l, cur, err)
+	}
 	tok, err := a.oauth.TokenSource(pctx, &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
 	now := time.Now()
 	if err != nil {
@@ -200,6 +204,7 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 		Obtained:     now,
 		IDToken:      cur.IDToken,
 		Claims:       cur.Claims,
+		DPoPKey:      cur.DPoPKey, // the refresh token is bound to it
 		Version:      cur.Version + 1,
 	}
 	rotated := tok.RefreshToken != "" && tok.RefreshToken != cur.RefreshToken

@@ -16,7 +16,10 @@ import (
 // single refresh.
 //
 // The token carries AccessToken, TokenType and Expiry; never the refresh
-// token, which only oidcauth may use (the provider may rotate it).
+// token, which only oidcauth may use (the provider may rotate it). With
+// WithDPoP, TokenType is DPoP and the token is refused without a proof of
+// the login's key: call APIs with [Auth.Client], or take the headers of
+// each call from [Auth.AuthHeaders].
 //
 // The request must have passed through [Auth.Require], [Auth.Optional] or
 // [Auth.LoadAndSave]. Errors are [*Error]s: one wrapping [ErrNotLoggedIn]
@@ -53,7 +56,9 @@ func (s requestTokenSource) Token() (*oauth2.Token, error) {
 }
 
 // Client returns an HTTP client that sends the request's access token
-// (from [Auth.TokenSource]) as a Bearer token on every request, so a
+// (from [Auth.TokenSource]) as a Bearer token on every request (with
+// WithDPoP: as a DPoP token with a fresh proof, repeated once with the
+// server's nonce when it asks for one and the body can be replayed), so a
 // handler calls its API in one line:
 //
 //	resp, err := auth.Client(r).Get(apiURL)
@@ -66,6 +71,12 @@ func (s requestTokenSource) Token() (*oauth2.Token, error) {
 // the caller wrapped in a *url.Error; errors.Is and [Auth.HandleError] see
 // through it.
 func (a *Auth) Client(r *http.Request) *http.Client {
+	if a.dpop != nil {
+		return &http.Client{
+			Transport:     &dpopClientTransport{a: a, ctx: r.Context(), base: http.DefaultTransport},
+			CheckRedirect: sameOriginRedirects,
+		}
+	}
 	return &http.Client{
 		Transport:     &oauth2.Transport{Source: a.TokenSource(r), Base: http.DefaultTransport},
 		CheckRedirect: sameOriginRedirects,

@@ -26,6 +26,9 @@ type tokenSet struct {
 	// Claims are the claims merged with userinfo (WithUserInfoClaims), or
 	// nil: the id_token's payload is the claims.
 	Claims []byte `json:"c,omitempty"`
+	// DPoPKey is the login's DPoP key pair as a private JWK (WithDPoP), the
+	// same for the whole login: its tokens are bound to it.
+	DPoPKey json.RawMessage `json:"k,omitempty"`
 	// Version counts the writes, so a refresh can tell a newer set apart.
 	Version int `json:"v"`
 }

@@ -58,8 +58,7 @@ func (a *Auth) fetchUserInfo(ctx context.Context, ts *tokenSet) (body []byte, re
 		return nil, false, err
 	}
 	req.Header.Set("Accept", "application/json")
-	ts.oauth2Token().SetAuthHeader(req)
-	resp, err := a.client.Do(req)
+	resp, err := a.sendWithToken(a.client.Do, req, ts)
 	if err != nil {
 		return nil, false, err
 	}

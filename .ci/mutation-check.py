@@ -147,6 +147,21 @@ muts = [
  ('par.go', 'case a.par.slots <- struct{}{}:\n\t\tdefer func() { <-a.par.slots }()', 'default:', 'TestPARSlots'),
  ('start.go', 'u, err := a.authorizationURL(r.Context(), url.Values{', 'http.SetCookie(w, &http.Cookie{Name: a.freeSlot(r), Value: value, Path: "/"})\n\tu, err := a.authorizationURL(r.Context(), url.Values{', 'TestPARFailures/not_JSON'),
  ('clientkey.go', 'SaltLength: rsa.PSSSaltLengthEqualsHash', 'SaltLength: rsa.PSSSaltLengthAuto', 'TestPrivateKeyJWT/RSA'),
+ ('dpop.go', 'if accessToken != "" {\n\t\tc.ATH = accessTokenHash(accessToken)', 'if false {\n\t\tc.ATH = accessTokenHash(accessToken)', 'TestDPoPProofs'),
+ ('dpop.go', 'v := url.URL{Scheme: strings.ToLower(u.Scheme), Host: strings.ToLower(u.Host), Path: u.Path, RawPath: u.RawPath}', 'v := *u', 'TestDPoPProofs'),
+ ('dpop.go', 'c := dpopClaims{JTI: random(16),', 'c := dpopClaims{JTI: "same",', 'TestDPoPProofs'),
+ ('dpop.go', '(&jose.SignerOptions{EmbedJWK: true})', '(&jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{"jwk": jose.JSONWebKey{Key: k.priv}}})', 'TestDPoPProofs'),
+ ('dpop.go', 'k, err := a.dpop.newKey()', 'k, err := parseDPoPKey(json.RawMessage(`{"kty":"EC","crv":"P-256","alg":"ES256","x":"eJvdybSW07DngoRazB59OoufNPv92vwfGaOwlLnzPjM","y":"UT1PtGxZaFvB7MT0ZK81MpQR0Sf_V_jGNRL0RD6ACE8","d":"Bno66fuNZQeFetRJYAKJUIH22UjeZLdY9uj9Pej9moU"}`))', 'TestDPoPKeyPerLogin'),
+ ('dpop.go', 'if err == nil && k == nil {\n\t\terr = fmt.Errorf("%w: the login has no DPoP key', 'if false {\n\t\terr = fmt.Errorf("%w: the login has no DPoP key', 'TestDPoPWithoutKey'),
+ ('dpoptransport.go', 'if try > 0 || nonce == "" || !replayable(req) || !asks(resp) {', 'if try > 1 || nonce == "" || !replayable(req) || !asks(resp) {', 'TestDPoPNonceRetriedOnce'),
+ ('dpoptransport.go', 'if try > 0 || nonce == "" || !replayable(req) || !asks(resp) {', 'if try > 0 || nonce == "" || !asks(resp) {', 'TestDPoPProofs'),
+ ('dpoptransport.go', 'if nonce != "" {\n\t\t\td.nonces.put(o, nonce)', 'if false {\n\t\t\td.nonces.put(o, nonce)', 'TestDPoPProofs'),
+ ('dpoptransport.go', 'if tt := responseTokenType(resp.Header.Get("Content-Type"), body); !strings.EqualFold(tt, "DPoP") {', 'if tt := responseTokenType(resp.Header.Get("Content-Type"), body); false && tt == "" {', 'TestDPoPTokenTypeRule/login'),
+ ('dpoptransport.go', 'if tt := responseTokenType(resp.Header.Get("Content-Type"), body); !strings.EqualFold(tt, "DPoP") {', 'if tt := responseTokenType(resp.Header.Get("Content-Type"), body); false && tt == "" {', 'TestDPoPTokenTypeRule/refresh'),
+ ('refresh.go', 'DPoPKey:      cur.DPoPKey, // the refresh token is bound to it', 'DPoPKey:      nil,', 'TestDPoPLogin'),
+ ('oidctest/dpop.go', 'if _, seen := p.dpopJTIs[c.JTI]; seen {', 'if false {', 'TestDPoPProofVerification'),
+ ('oidctest/dpop.go', 'if want := p.Issuer + r.URL.Path; c.HTU != want {', 'if want := p.Issuer + r.URL.Path; false && c.HTU != want {', 'TestDPoPProofVerification'),
+ ('oidctest/dpop.go', 'case jkt != g.jkt:', 'case false:', 'TestDPoPProofVerification'),
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]
@@ -158,7 +173,7 @@ for f, old, new, test in muts:
     if old not in src:
         print(f"MISSING pattern in {f}: {old[:60]}"); ok=False; continue
     open(f,'w').write(src.replace(old, new, 1))
-    r = subprocess.run(["go","test","-count=1","-run","^"+test.split('/')[0]+"$" if '/' not in test else test.replace('/','$/^',1)+"$",".", ], capture_output=True, text=True)
+    r = subprocess.run(["go","test","-count=1","-run","^"+test.split('/')[0]+"$" if '/' not in test else test.replace('/','$/^',1)+"$","."]+(["./"+os.path.dirname(f)] if os.path.dirname(f) else []), capture_output=True, text=True)
     open(f,'w').write(src)
     status = "FAILS (good)" if r.returncode != 0 else "STILL PASSES (bad)"
     if r.returncode == 0: ok=False

@@ -80,7 +80,13 @@ var slotPlan = []struct {
 	{"pkjwt", authPrivateKeyJWT, 1},
 	{"par", authBasic, 1},
 	{"pkjwt-par", authPrivateKeyJWT, 1},
+	{"dpop", authBasic, 1},
 }
+
+// dpopSlots are the slots whose client is registered with
+// dpop_bound_access_tokens: the provider refuses its token requests
+// without a DPoP proof.
+var dpopSlots = map[string]bool{"dpop": true}
 
 func (s *slot) clientID() string { return "e2e-" + s.name }
 
@@ -108,6 +114,9 @@ func (s *slot) registration() map[string]any {
 	}
 	for k, v := range s.extra {
 		reg[k] = v
+	}
+	if dpopSlots[s.name] {
+		reg["dpop_bound_access_tokens"] = true
 	}
 	return reg
 }
@@ -196,6 +205,7 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 		"clients":                 clients,
 		// clientauth_test.go
 		"pushedAuthorizationRequests": true,
+		"dpop":                        map[string]any{"requireNonce": true},
 	})
 	if err != nil {
 		return nil, "", err
@@ -258,6 +268,9 @@ type event struct {
 	Error        string `json:"error"`
 	Description  string `json:"description"`
 	Cause        string `json:"cause"`
+	DPoP         bool   `json:"dpop"`
+	TokenType    string `json:"token_type"`
+	JKT          string `json:"jkt"`
 
 	raw string
 }

@@ -84,6 +84,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	if cfg.Endpoints != nil {
 		opts = append(opts, oidcauth.WithEndpoints(*cfg.Endpoints))
 	}
+	if cfg.DPoP {
+		// Sender-constrained tokens: userinfo and Client(r) send DPoP proofs.
+		opts = append(opts, oidcauth.WithDPoP())
+	}
 	if store != nil {
 		// oidcauth's own manager on Redis or Postgres: its cookie defaults,
 		// idle timeout and session encoding.

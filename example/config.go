@@ -49,6 +49,8 @@ type config struct {
 	// PAR is OIDC_PAR: "1" pushes every authorization request, "0" never,
 	// "" when the provider requires it.
 	PAR string
+	// DPoP makes the tokens sender-constrained (OIDC_DPOP=1).
+	DPoP bool
 
 	// At most one session store; neither means memory.
 	RedisURL    string
@@ -161,6 +163,13 @@ func loadConfig(getenv func(string) (string, bool)) (config, error) {
 
 	if err := loadEndpoints(get, &cfg); err != nil {
 		return cfg, err
+	}
+	switch v := get("OIDC_DPOP"); v {
+	case "", "0":
+	case "1":
+		cfg.DPoP = true
+	default:
+		return cfg, badVar("OIDC_DPOP", "%q is not 1 or 0", v)
 	}
 
 	if cfg.RedisURL != "" && cfg.PostgresURL != "" {

@@ -55,6 +55,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"redirect with fragment", with(nil, "OIDC_REDIRECT_URL", "https://app.example/callback#x"), "OIDC_REDIRECT_URL", "", ""},
 		{"post-logout relative", with(nil, "OIDC_POST_LOGOUT_REDIRECT_URL", "/bye"), "OIDC_POST_LOGOUT_REDIRECT_URL", "", ""},
 		{"scopes without openid", with(nil, "OIDC_SCOPES", "profile email"), "OIDC_SCOPES", "", ""},
+		{"dpop not 0 or 1", with(nil, "OIDC_DPOP", "yes"), "OIDC_DPOP", "", ""},
 		{"endpoints without issuer", with(nil, "OIDC_AUTHORIZE_URL", "https://idp.example/auth",
 			"OIDC_TOKEN_URL", "https://idp.example/token", "OIDC_JWKS_URL", "https://idp.example/jwks"), "OIDC_AUTHORIZE_URL", "", ""},
 		{"token endpoint without authorize", with(issuer, "OIDC_TOKEN_URL", "https://idp.example/token"), "OIDC_TOKEN_URL", "", ""},

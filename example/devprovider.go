@@ -52,6 +52,9 @@ func startDevProvider(cfg config) (*oidctest.Provider, config, error) {
 	}
 	p, err := oidctest.NewProvider(oidctest.Config{
 		Interactive: true,
+		// DPoP with nonces, as a FAPI 2.0 provider has it; the client must
+		// use it when the app does (OIDC_DPOP=1).
+		DPoP: true, DPoPNonce: true,
 		Clients: []oidctest.Client{{
 			ID:                     cfg.ClientID,
 			Secret:                 cfg.ClientSecret,
@@ -59,6 +62,7 @@ func startDevProvider(cfg config) (*oidctest.Provider, config, error) {
 			JWKS:                   jwks,
 			RedirectURIs:           []string{cfg.RedirectURL},
 			PostLogoutRedirectURIs: []string{cfg.PostLogoutRedirectURL},
+			RequireDPoP:            cfg.DPoP,
 		}},
 	})
 	if err != nil {

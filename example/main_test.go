@@ -395,3 +395,17 @@ func TestHome(t *testing.T) {
 		})
 	}
 }
+
+// TestDPoP: with OIDC_DPOP=1 the development provider requires DPoP of the
+// client, so the login, userinfo and a refresh work only with proofs.
+func TestDPoP(t *testing.T) {
+	a := startApp(t, map[string]string{"OIDC_DPOP": "1"})
+	resp, body := a.login("/me", "alice")
+	if claims := wantJSON(t, resp, body, http.StatusOK); claims["sub"] != "alice" {
+		t.Fatalf("GET /me claims: %v", claims)
+	}
+	resp, body = a.get("/api/userinfo", nil)
+	if v := wantJSON(t, resp, body, http.StatusOK); v["sub"] != "alice" {
+		t.Fatalf("GET /api/userinfo with DPoP: %s", body)
+	}
+}

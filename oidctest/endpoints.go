@@ -54,6 +54,9 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
 	p.discoveryClientAuth(doc) // par.go
+	if p.cfg.DPoP {
+		doc["dpop_signing_alg_values_supported"] = []string{"ES256", "ES384", "EdDSA", "RS256", "PS256"}
+	}
 	p.mu.Lock()
 	edit := p.tamper.Metadata
 	p.mu.Unlock()
@@ -218,6 +221,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, status, "invalid_client", "client authentication failed: "+err.Error())
 		return
 	}
+	jkt, dstatus, ok := p.tokenProof(w, r, client)
+	if rec.DPoPKey = jkt; !ok {
+		status = dstatus
+		return
+	}
 	if t.TokenStatus != 0 {
 		status = t.TokenStatus
 		w.Header().Set("Content-Type", "application/json")
@@ -250,6 +258,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		issueRefresh = !p.cfg.NoRefreshTokens && slices.Contains(strings.Fields(g.scope), "offline_access")
+		p.mu.Lock()
+		g.jkt = jkt
+		p.mu.Unlock()
 	case "refresh_token":
 		rt := r.PostForm.Get("refresh_token")
 		p.mu.Lock()
@@ -270,6 +281,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		if g == nil || g.clientID != client.ID {
 			status = http.StatusBadRequest
 			oauthError(w, status, "invalid_grant", "unknown, rotated or revoked refresh token")
+			return
+		}
+		if g.jkt != "" && jkt != g.jkt {
+			status = http.StatusBadRequest
+			oauthError(w, status, "invalid_grant", "the refresh token is bound to another DPoP key")
 			return
 		}
 		issueRefresh = p.cfg.RotateRefreshTokens
@@ -305,7 +321,7 @@ func (p *Provider) issue(g *grant, grantType string, withRefresh bool, t Tamper)
 	ag.expires = now.Add(p.cfg.AccessTokenTTL)
 	resp := map[string]any{
 		"access_token": at,
-		"token_type":   "Bearer",
+		"token_type":   tokenType(g.jkt, t),
 		"expires_in":   int(p.cfg.AccessTokenTTL / time.Second),
 		"scope":        g.scope,
 	}
@@ -339,7 +355,8 @@ func (p *Provider) issue(g *grant, grantType string, withRefresh bool, t Tamper)
 }
 
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	scheme, tok := authScheme(r.Header.Get("Authorization"))
+	ok := scheme != ""
 	p.mu.Lock()
 	g := p.access[tok]
 	edit := p.tamper.UserInfoClaims
@@ -350,6 +367,9 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	if !ok || g == nil || revoked || time.Now().After(g.expires) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	if !p.resourceProof(w, r, scheme, tok, g) {
 		return
 	}
 	claims := map[string]any{"sub": g.user.Subject}

@@ -3,9 +3,9 @@
 // endpoint (auto-approving a configured user, or showing a small login form),
 // the token endpoint (authorization code with PKCE, refresh with optional
 // rotation, client_secret_basic, client_secret_post, private_key_jwt and
-// none), pushed authorization requests, userinfo, end_session and
-// revocation. Knobs in [Tamper] make it misbehave for
-// negative tests.
+// none), pushed authorization requests, userinfo, end_session,
+// revocation and DPoP (Config.DPoP). Knobs in [Tamper] make it misbehave
+// for negative tests.
 //
 // It is a test double, not a real provider: it keeps everything in memory
 // and accepts any password.
@@ -20,7 +20,7 @@
 //	GET       /jwks                              the key set (JWKS)
 //	GET, POST /authorize                         authorization; with Interactive, GET shows the login form and the form posts back here
 //	POST      /token                             token: authorization_code and refresh_token grants
-//	GET, POST /userinfo                          userinfo, with the access token as a Bearer token
+//	GET, POST /userinfo                          userinfo, with the access token as a Bearer token (DPoP-bound: as a DPoP token with a proof)
 //	GET       /end_session                       RP-initiated logout: back to post_logout_redirect_uri with state
 //	POST      /revoke                            token revocation (RFC 7009)
 //	POST      /par                               pushed authorization requests (RFC 9126)
@@ -64,6 +64,9 @@ type Client struct {
 	// JWKSURI is where the provider fetches the client's public keys, at
 	// every assertion, when JWKS is nil.
 	JWKSURI string
+	// RequireDPoP, with Config.DPoP, refuses the client's token requests
+	// without a DPoP proof.
+	RequireDPoP bool
 }
 
 // User is the user the provider logs in.
@@ -107,6 +110,12 @@ type Config struct {
 	// assertions, advertised as token_endpoint_auth_signing_alg_values_supported
 	// (default [DefaultClientAssertionAlgs]).
 	ClientAssertionAlgs []string
+	// DPoP verifies DPoP proofs (RFC 9449) at the token endpoint and binds
+	// the tokens to their key; see [Provider.TokenBinding].
+	DPoP bool
+	// DPoPNonce, with DPoP, demands the provider's nonce in every proof
+	// (use_dpop_nonce); see [Provider.RotateDPoPNonce].
+	DPoPNonce bool
 	// Addr is the loopback address to listen on, e.g. "127.0.0.1:9999";
 	// empty picks a free port.
 	Addr string
@@ -133,6 +142,8 @@ type Provider struct {
 	requests []TokenRequest
 	revoked  []string
 	hits     map[string]int
+	nonce    string               // the current DPoP nonce
+	dpopJTIs map[string]time.Time // DPoP proof jtis seen
 
 	revocations []RevocationRequest
 	jtis        map[string]time.Time      // client assertions seen, until they expire
@@ -152,6 +163,7 @@ type grant struct {
 	user        User
 	authTime    time.Time
 	expires     time.Time
+	jkt         string // the DPoP key the tokens are bound to, or ""
 	// family is shared by every token issued from one login, so that reuse
 	// detection can revoke them all.
 	family *family
@@ -175,6 +187,9 @@ type TokenRequest struct {
 	// ClientAuthError why the client's authentication failed.
 	ClientAssertion string
 	ClientAuthError string
+	// DPoPKey is the RFC 7638 thumbprint of the key of the request's valid
+	// DPoP proof, or "".
+	DPoPKey string
 }
 
 // NewProvider starts a provider on a free loopback port. Close it when done.
@@ -204,6 +219,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		sessions: map[string]*grant{},
 		hits:     map[string]int{},
 		jtis:     map[string]time.Time{},
+		dpopJTIs: map[string]time.Time{},
 		pushed:   map[string]*pushedRequest{},
 	}
 	for _, c := range cfg.Clients {

@@ -39,6 +39,12 @@ type Tamper struct {
 	// Iss, when set, is the iss parameter sent on authorization responses
 	// instead of the issuer (RFC 9207 mix-up tests).
 	Iss string
+	// DPoPTokenType replaces the token_type of token responses, e.g.
+	// "Bearer" for a DPoP-bound token.
+	DPoPTokenType string
+	// RotateDPoPNonce makes a new DPoP nonce for every response
+	// (Config.DPoPNonce), so no proof ever carries the current one.
+	RotateDPoPNonce bool
 	// Metadata edits the discovery document.
 	Metadata func(doc map[string]any)
 	// PARStatus and PARBody replace the pushed authorization endpoint's

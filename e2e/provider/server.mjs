@@ -11,7 +11,8 @@
 //                    "token_endpoint_auth_method": "client_secret_basic",
 //                    "redirect_uris": [...], "post_logout_redirect_uris": [...],
 //                    "backchannel_logout_uri": "..." } ],
-//     "pushedAuthorizationRequests": true // the PAR endpoint (RFC 9126)
+//     "pushedAuthorizationRequests": true, // the PAR endpoint (RFC 9126)
+//     "dpop": { "requireNonce": true }    // optional: features.dPoP (RFC 9449), nonces demanded
 //   }
 //
 // A client may also register "token_endpoint_auth_method": "private_key_jwt"
@@ -103,6 +104,16 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: { enabled: true },
     backchannelLogout: { enabled: true },
     pushedAuthorizationRequests: { enabled: Boolean(config.pushedAuthorizationRequests) },
+    // DPoP (RFC 9449) when PROVIDER_CONFIG.dpop is set; a client registered
+    // with dpop_bound_access_tokens must use it. The nonce secret makes it
+    // issue DPoP-Nonce; requireNonce makes it demand them.
+    ...(config.dpop ? {
+      dPoP: {
+        enabled: true,
+        nonceSecret: randomBytes(32),
+        requireNonce: () => Boolean(config.dpop.requireNonce),
+      },
+    } : {}),
   },
   ttl: {
     AccessToken: accessTokenTTL,
@@ -141,7 +152,21 @@ provider.use(async (ctx, next) => {
   else if (/^basic /i.test(authz)) auth = 'client_secret_basic';
   else if (body.client_secret) auth = 'client_secret_post';
   else if (/^bearer /i.test(authz)) auth = 'bearer';
+  else if (/^dpop /i.test(authz)) auth = 'dpop';
+  // DPoP: whether a proof came, the token_type answered, and the thumbprint
+  // of the key the presented access token is bound to (cnf.jkt; public).
+  const dpop = {};
+  if (config.dpop) {
+    dpop.dpop = Boolean(ctx.headers.dpop);
+    if (ctx.path === '/token' && ctx.body && typeof ctx.body === 'object') {
+      dpop.token_type = ctx.body.token_type;
+      dpop.error = ctx.body.error;
+    }
+    const at = ctx.oidc?.entities?.AccessToken;
+    if (at?.jkt) dpop.jkt = at.jkt;
+  }
   emit('request', {
+    ...dpop,
     path: ctx.path,
     method: ctx.method,
     status: ctx.status,

@@ -1,0 +1,85 @@
+//go:build linux
+
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// TestDPoPWithOIDCProvider logs in through the browser with a client that
+// oidc-provider registers with dpop_bound_access_tokens, nonces demanded:
+// the code exchange and the refresh carry proofs (the first exchange,
+// without a nonce, is refused with use_dpop_nonce and repeated once),
+// token_type is DPoP, userinfo is called with the DPoP scheme and the token
+// is bound to the login's key (cnf.jkt), the same key after the refresh;
+// logout ends it.
+func TestDPoPWithOIDCProvider(t *testing.T) {
+	t.Parallel()
+	p := needApp(t)
+	s := p.slot(t, "dpop")
+	a := startApp(t, p, appConfig{slot: s, env: []string{"OIDC_DPOP=1"}})
+	b := newTab(t)
+	defer func() {
+		if t.Failed() {
+			p.logClientEvents(t, s.clientID())
+		}
+	}()
+
+	user := "dora"
+	if st := login(t, p, b, a.origin+"/me", user, ""); st.URL != a.origin+"/me" {
+		t.Fatalf("after login the browser is on %s:\n%s", st.URL, st.Text)
+	}
+	issued := codeGrantTime(t, p, s)
+	reqs := p.tokenRequests(s.clientID())
+	if len(reqs) != 2 || reqs[0].Status != 400 || reqs[0].Error != "use_dpop_nonce" || reqs[1].Status != 200 || reqs[1].TokenType != "DPoP" {
+		t.Fatalf("code exchange requests %v, want use_dpop_nonce, then a DPoP token", reqs)
+	}
+	for _, r := range reqs {
+		if !r.DPoP || r.GrantType != "authorization_code" {
+			t.Errorf("a token request without a DPoP proof: %v", r)
+		}
+	}
+
+	userinfo(t, b, a.origin, user, "right after login")
+	calls := p.events.filter(func(e event) bool {
+		return e.Event == "request" && e.Path == "/me" && e.ClientID == s.clientID() && e.Status == 200
+	})
+	if len(calls) == 0 || calls[0].Auth != "dpop" || !calls[0].DPoP || calls[0].JKT == "" {
+		t.Fatalf("userinfo calls %v, want the DPoP scheme with a proof and a bound token", calls)
+	}
+	jkt := calls[0].JKT
+
+	sleepPastExpiry(issued)
+	b.navigate(a.origin + "/")
+	userinfo(t, b, a.origin, user, "after the access token expired")
+	if n := len(p.grants(s.clientID(), "refresh_token")); n != 1 {
+		t.Fatalf("the provider granted %d refreshes, want 1", n)
+	}
+	var refreshed bool
+	for _, r := range p.tokenRequests(s.clientID()) {
+		if r.GrantType == "refresh_token" && r.Status == 200 {
+			refreshed = r.DPoP && r.TokenType == "DPoP"
+		}
+	}
+	if !refreshed {
+		t.Errorf("the refresh was not DPoP: %v", p.tokenRequests(s.clientID()))
+	}
+	calls = p.events.filter(func(e event) bool {
+		return e.Event == "request" && e.Path == "/me" && e.ClientID == s.clientID() && e.Status == 200
+	})
+	if last := calls[len(calls)-1]; last.JKT != jkt {
+		t.Errorf("after the refresh the token is bound to %q, before to %q: the login's key changed", last.JKT, jkt)
+	}
+	if errs := p.events.filter(forClient(s.clientID(), "userinfo.error")); len(errs) > 0 {
+		t.Errorf("userinfo errors at the provider: %v", errs)
+	}
+
+	st, _ := logoutFrom(t, b, a.origin)
+	if _, ok := p.events.wait(5*time.Second, func(e event) bool { return e.Event == "end_session.success" && e.ClientID == s.clientID() }); !ok {
+		t.Errorf("the provider ended no session for %s (after logout the browser is on %s)", s.clientID(), st.URL)
+	}
+	if r := b.open(a.origin + "/api/me"); r.Status != 401 {
+		t.Errorf("GET /api/me after logout: %d, want 401", r.Status)
+	}
+}
