@@ -24,10 +24,14 @@ func (a *Auth) LoginHandler() http.Handler {
 // startLogin seals a new login into a cookie of the browser and redirects
 // it to the provider. returnTo must already be sanitized.
 func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+	ctx, span := a.tel.startSpan(r.Context(), spanLoginStart)
+	var err error
+	defer func() { endSpan(span, err) }()
+	a.tel.add(ctx, a.tel.loginStarted)
 	a.warnOtherHost(r)
 	state, nonce, verifier := random(32), random(32), oauth2.GenerateVerifier()
 	now := time.Now()
-	value, err := a.seal(r.Context(), &pendingLogin{
+	value, err := a.seal(ctx, &pendingLogin{
 		StateHash: hashString(state), Nonce: nonce, Verifier: verifier,
 		ReturnTo: shortReturnTo(returnTo), Created: now.Unix(),
 	})
@@ -35,6 +39,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 		a.fail(w, r, sessionError("The login could not be started. Please try again later.", err))
 		return
 	}
+	a.tel.add(ctx, a.tel.pendingCreated)
 	http.SetCookie(w, &http.Cookie{
 		Name:  a.freeSlot(r),
 		Value: value,
