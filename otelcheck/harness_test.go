@@ -43,7 +43,7 @@ type rig struct {
 	secrets map[string]string // value: where it was seen
 }
 
-func newRig(t *testing.T, cfg oidctest.Config, opts ...oidcauth.Option) *rig {
+func newRig(t testing.TB, cfg oidctest.Config, opts ...oidcauth.Option) *rig {
 	t.Helper()
 	cfg.Clients = []oidctest.Client{{ID: "client", Secret: clientSecret}}
 	op, err := oidctest.NewProvider(cfg)
@@ -344,4 +344,12 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }
