@@ -70,6 +70,7 @@ var slotPlan = []struct {
 	{"refresh-redis-restart", authBasic, 2},
 	{"token-fault", authBasic, 2},
 	{"jwks-fault", authPost, 1},
+	{"metrics", authBasic, 1},
 }
 
 func (s *slot) clientID() string { return "e2e-" + s.name }

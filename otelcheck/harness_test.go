@@ -209,7 +209,7 @@ func (r *rig) spanNames() string {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -268,7 +268,7 @@ func histogramCount(rm metricdata.ResourceMetrics, name string, want ...string) 
 func hasAttrs(set attribute.Set, want []string) bool {
 	for i := 0; i+1 < len(want); i += 2 {
 		v, ok := set.Value(attribute.Key(want[i]))
-		if !ok || v.Emit() != want[i+1] {
+		if !ok || v.String() != want[i+1] {
 			return false
 		}
 	}
@@ -283,12 +283,12 @@ func (r *rig) allAttributes() map[string]string {
 		out[s.Name] = "span name"
 		out[s.Status.Description] = s.Name + " status"
 		for _, kv := range s.Attributes {
-			out[kv.Value.Emit()] = s.Name + " " + string(kv.Key)
+			out[kv.Value.String()] = s.Name + " " + string(kv.Key)
 		}
 		for _, e := range s.Events {
 			out[e.Name] = s.Name + " event"
 			for _, kv := range e.Attributes {
-				out[kv.Value.Emit()] = s.Name + " event " + string(kv.Key)
+				out[kv.Value.String()] = s.Name + " event " + string(kv.Key)
 			}
 		}
 	}
@@ -308,7 +308,7 @@ func (r *rig) allAttributes() map[string]string {
 			}
 			for _, set := range sets {
 				for _, kv := range set.ToSlice() {
-					out[kv.Value.Emit()] = m.Name + " " + string(kv.Key)
+					out[kv.Value.String()] = m.Name + " " + string(kv.Key)
 				}
 			}
 		}
