@@ -1,5 +1,7 @@
 # Every Go module of the repository; e2e/ is the end-to-end suite (real
-# provider, browser, Redis and Postgres) and runs after the others.
+# provider, browser, Redis and Postgres) and runs after the others. Each is
+# tested, vetted and linted on its own (GOWORK=off), with what its go.mod
+# requires; go.work is for `go run ./example` and editors.
 MODULES := $(sort $(patsubst ./%,%,$(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path '*/node_modules/*'))))
 UNIT_MODULES := $(filter-out e2e,$(MODULES))
 FUZZTIME ?= 10s
@@ -14,13 +16,13 @@ test: test-unit test-e2e
 test-unit: vet lint
 	@set -e; for m in $(UNIT_MODULES); do \
 		echo "== go test -race $$m"; \
-		(cd $$m && go test -race -count=1 ./...); \
+		(cd $$m && GOWORK=off go test -race -count=1 ./...); \
 	done
 
 vet:
 	@set -e; for m in $(MODULES); do \
 		echo "== go vet $$m"; \
-		(cd $$m && go vet ./...); \
+		(cd $$m && GOWORK=off go vet ./...); \
 	done
 
 ## lint: staticcheck over every module (installed at STATICCHECK_VERSION
@@ -31,11 +33,11 @@ lint:
 	@set -e; sc=$$(command -v staticcheck || echo "$$(go env GOPATH)/bin/staticcheck"); \
 	for m in $(MODULES); do \
 		echo "== staticcheck $$m"; \
-		(cd $$m && $$sc ./...); \
+		(cd $$m && GOWORK=off $$sc ./...); \
 	done
 
 test-e2e:
-	@if [ -d e2e ]; then echo "== go test e2e"; cd e2e && go test -count=1 -timeout 8m ./...; fi
+	@if [ -d e2e ]; then echo "== go test e2e"; cd e2e && GOWORK=off go test -count=1 -timeout 8m ./...; fi
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:
@@ -78,7 +80,7 @@ bench-load:
 		fi; fi
 	@command -v wrk >/dev/null 2>&1 || { echo "bench-load needs wrk: install it with 'apt-get install wrk' (Debian) and run again" >&2; exit 1; }
 	@mkdir -p bench/out
-	go build -o bench/out/example ./example
+	cd example && go build -o ../bench/out/example .
 	go build -o bench/out/load ./bench/load
 	go build -o bench/out/floor ./bench/floor
 	./bench/out/load -out bench/out -example bench/out/example -floor bench/out/floor $(LOAD_FLAGS)

@@ -58,6 +58,8 @@ type Auth struct {
 	// postlogout.go).
 	site          *site
 	logoutLanding string // WithPostLogoutLanding
+
+	tel *telemetry // spans and metrics (telemetry.go)
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -106,6 +108,11 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	a.log = withTraceIDs(a.log)
+	var err error
+	if a.tel, err = newTelemetry(issuer, cfg.tracerProvider, cfg.meterProvider); err != nil {
+		return nil, err
+	}
 	if a.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		// Concurrent logins reuse connections instead of opening new ones.
@@ -117,8 +124,8 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+	a.client = instrumentClient(a.client, a.tel)
 
-	var err error
 	if a.maxAge, a.acrValues, err = authenticationParams(cfg.authParams); err != nil {
 		return nil, err
 	}
@@ -130,7 +137,10 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if cfg.endpoints != nil {
 		meta, option = fromEndpoints(issuer, cfg.endpoints), "WithEndpoints"
 	} else {
-		if meta, err = discover(ctx, a.client, issuer); err != nil {
+		dctx, span := a.tel.startSpan(ctx, spanDiscovery)
+		meta, err = discover(dctx, a.client, issuer)
+		endSpan(span, err)
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -138,6 +148,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		return nil, err
 	}
 	a.meta = *meta
+	a.tel.nameEndpoints(meta)
 	if a.signingAlgs, err = meta.signingAlgs(); err != nil {
 		return nil, err
 	}
@@ -161,8 +172,8 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		return nil, err
 	}
 
-	a.keys = &keySet{url: meta.JWKSURI, client: a.client, timeout: cfg.timeout, interval: cfg.jwksMinInterval, log: a.log}
-	if err := a.keys.fetch(ctx); err != nil {
+	a.keys = &keySet{url: meta.JWKSURI, client: a.client, timeout: cfg.timeout, interval: cfg.jwksMinInterval, log: a.log, tel: a.tel}
+	if err := a.keys.fetch(ctx, jwksInitial); err != nil {
 		return nil, fmt.Errorf("%w: key set %s: %v", ErrDiscovery, meta.JWKSURI, err)
 	}
 	a.verifier = newIDTokenVerifier(issuer, a.keys, cfg.clientID, a.signingAlgs, cfg.clockSkew)

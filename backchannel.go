@@ -68,9 +68,9 @@ func (a *Auth) BackchannelLogoutHandler() http.Handler {
 	if a.meta.BackchannelLogoutSupported && a.sidRequired && !a.meta.BackchannelLogoutSessionSupported {
 		a.log.Warn("oidcauth: back-channel logout requires sid, but the provider does not advertise backchannel_logout_session_supported: its logout tokens may all be refused")
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.observeLogout(spanBackchannelLogout, logoutBackchannel, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.handleBackchannelLogout(w, r, v)
-	})
+	}))
 }
 
 // logoutToken is a verified logout token.
@@ -149,12 +149,12 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 		until = lt.exp
 	}
 	if err := a.storeCommit(ctx, jti, []byte{1}, until.Add(a.clockSkew)); err != nil {
-		a.log.Error("oidcauth: back-channel logout: remembering the jti failed; the token could be replayed", "err", err)
+		a.log.ErrorContext(ctx, "oidcauth: back-channel logout: remembering the jti failed; the token could be replayed", "err", err)
 	}
 	if err := a.rememberLogout(ctx, lt); err != nil {
-		a.log.Error("oidcauth: back-channel logout: remembering the logout failed; a login under way may complete", "err", err)
+		a.log.ErrorContext(ctx, "oidcauth: back-channel logout: remembering the logout failed; a login under way may complete", "err", err)
 	}
-	a.log.Info("oidcauth: back-channel logout", "sub", lt.sub, "sid", lt.sid, "sessions", n)
+	a.log.InfoContext(ctx, "oidcauth: back-channel logout", "sub", lt.sub, "sid", lt.sid, "sessions", n)
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -166,10 +166,11 @@ func (a *Auth) backchannelError(w http.ResponseWriter, r *http.Request, status i
 	if errors.As(err, &le) {
 		public = le.public
 	}
+	recordFailure(r.Context(), newError(ErrBadRequest, code, public, err))
 	if code == "server_error" {
-		a.log.Error("oidcauth: back-channel logout failed", "status", status, "err", err)
+		a.log.ErrorContext(r.Context(), "oidcauth: back-channel logout failed", "status", status, "err", err)
 	} else {
-		a.log.Warn("oidcauth: back-channel logout refused", "status", status, "err", err)
+		a.log.WarnContext(r.Context(), "oidcauth: back-channel logout refused", "status", status, "err", err)
 	}
 	writeJSONError(w, status, code, public)
 }
@@ -349,7 +350,7 @@ func (a *Auth) endLogoutTokenSessions(ctx context.Context, lt *logoutToken) (int
 	}
 	// The provider session is over: no login will add to its list.
 	if err := a.storeDelete(ctx, key); err != nil {
-		a.log.Warn("oidcauth: back-channel logout: deleting the sid index failed", "err", err)
+		a.log.WarnContext(ctx, "oidcauth: back-channel logout: deleting the sid index failed", "err", err)
 	}
 	return len(list), nil
 }

@@ -27,7 +27,7 @@ const maxExchanges = 32
 // renews the session token and sends the browser back to the page it first
 // asked for. Mount it at the path of the redirect URL, for GET.
 func (a *Auth) CallbackHandler() http.Handler {
-	return a.withSession(a.handleCallback)
+	return a.observeCallback(a.withSession(a.handleCallback))
 }
 
 // callbackParams are the authorization response's parameters.
@@ -164,7 +164,7 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	e.checked.Store(time.Now().UnixNano())
 	a.claims.put(l.ID, e)
-	a.log.Info("oidcauth: login", "sub", l.Subject, "sid", l.SessionID)
+	a.log.InfoContext(ctx, "oidcauth: login", "sub", l.Subject, "sid", l.SessionID)
 	http.Redirect(w, r, pending.ReturnTo, http.StatusFound)
 }
 
@@ -228,8 +228,10 @@ func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.R
 }
 
 // exchange trades the code for tokens, with the PKCE verifier.
-func (a *Auth) exchange(r *http.Request, code, verifier string) (*oauth2.Token, error) {
-	ctx, cancel := a.providerContext(r.Context())
+func (a *Auth) exchange(r *http.Request, code, verifier string) (tok *oauth2.Token, err error) {
+	ctx, span := a.tel.startSpan(r.Context(), spanCodeExchange)
+	defer func() { endSpan(span, err) }()
+	ctx, cancel := a.providerContext(ctx)
 	defer cancel()
 	// Anyone can start a login and post its callback with a made-up code:
 	// bound the client-authenticated token requests that can cause at once.
@@ -240,7 +242,7 @@ func (a *Auth) exchange(r *http.Request, code, verifier string) (*oauth2.Token, 
 		return nil, newError(ErrExchange, "temporarily_unavailable", "Too many logins are under way. Please try again in a moment.",
 			errors.New("no code exchange slot freed within the timeout")).withStatus(http.StatusServiceUnavailable)
 	}
-	tok, err := a.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	tok, err = a.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		return nil, newError(ErrExchange, "exchange_failed", "The login could not be completed with the provider.", tokenError(err))
 	}

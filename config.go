@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Option configures an [Auth]. Options are checked once, by [New].
@@ -62,6 +64,9 @@ type config struct {
 	// Sender-constrained tokens (dpop.go).
 	dpop     bool
 	dpopAlgs []string
+	// OpenTelemetry (telemetry.go); nil: the global providers.
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
 }
 
 // Defaults. They are the strict ones; each has an option to change it.

@@ -182,6 +182,7 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	recordFailure(r.Context(), err)
 	a.log.Log(r.Context(), level, "oidcauth: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	var e *Error
 	if !errors.As(err, &e) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // minRSABits is the smallest RSA key accepted from a JWKS.
@@ -31,6 +32,7 @@ type keySet struct {
 	timeout  time.Duration
 	interval time.Duration
 	log      *slog.Logger
+	tel      *telemetry
 
 	mu        sync.RWMutex
 	keys      []jose.JSONWebKey
@@ -109,18 +111,37 @@ func (k *keySet) refresh(ctx context.Context, seen uint64) bool {
 	}
 	k.refetched = time.Now()
 	k.mu.Unlock()
-	return k.fetch(ctx) == nil
+	return k.fetch(ctx, jwksUnknownKey) == nil
 }
 
-// fetch loads the key set; on failure the cached keys stay.
-func (k *keySet) fetch(ctx context.Context) error {
+// Why the key set is fetched, the values of oidcauth.jwks.reason.
+const (
+	jwksInitial    = "initial"     // at New
+	jwksUnknownKey = "unknown_key" // a token signed with a key not in the cache
+)
+
+// fetch loads the key set; on failure the cached keys stay. reason says
+// why, for its span and metric.
+func (k *keySet) fetch(ctx context.Context, reason string) (err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
 	defer cancel()
+	if k.tel != nil {
+		var span trace.Span
+		ctx, span = k.tel.startSpan(ctx, spanJWKSFetch, attrReason.String(reason))
+		defer func() {
+			outcome := outcomeSuccess
+			if err != nil {
+				outcome = outcomeFailure
+			}
+			k.tel.add(ctx, k.tel.jwksFetches, attrReason.String(reason), outcome)
+			endSpan(span, err)
+		}()
+	}
 	keys, err := k.load(ctx)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err != nil {
-		k.log.Warn("oidcauth: fetching the provider's key set failed; keeping the cached keys", "url", k.url, "err", err)
+		k.log.WarnContext(ctx, "oidcauth: fetching the provider's key set failed; keeping the cached keys", "url", k.url, "err", err)
 		return err
 	}
 	k.keys = keys

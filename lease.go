@@ -129,7 +129,7 @@ func (l *lease) release(ctx context.Context) {
 	<-l.done
 	if l.mine(ctx) {
 		if err := l.a.storeDelete(ctx, l.key); err != nil {
-			l.a.log.Warn("oidcauth: releasing the refresh lease failed; it expires by itself", "err", err)
+			l.a.log.WarnContext(ctx, "oidcauth: releasing the refresh lease failed; it expires by itself", "err", err)
 		}
 	}
 }
@@ -204,7 +204,7 @@ func (a *Auth) saveRefreshed(ctx context.Context, l *login, cur, next *tokenSet)
 		if !time.Now().Before(deadline) {
 			return nil, err
 		}
-		a.log.Warn("oidcauth: storing refreshed tokens failed; retrying", "sub", l.Subject, "err", err)
+		a.log.WarnContext(ctx, "oidcauth: storing refreshed tokens failed; retrying", "sub", l.Subject, "err", err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

@@ -11,7 +11,6 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
-	"github.com/oidcauth/oidcauth/leasestore"
 	"github.com/oidcauth/oidcauth/oidctest"
 )
 
@@ -38,7 +37,7 @@ func twoInstances(t *testing.T, store scs.Store) (a, b *harness, op *oidctest.Pr
 // detection keeps the grant and every request gets a token.
 func TestRefreshLeaseAcrossInstances(t *testing.T) {
 	t.Parallel()
-	a, b, op := twoInstances(t, leasestore.Memory())
+	a, b, op := twoInstances(t, newMemLeaseStore())
 	op.SetTamper(oidctest.Tamper{TokenDelay: 200 * time.Millisecond})
 	for round := 1; round <= 3; round++ {
 		expireTokens(t, a)
@@ -69,7 +68,7 @@ func TestRefreshLeaseAcrossInstances(t *testing.T) {
 // refreshes, with the current refresh token.
 func TestRefreshLeaseHolderCrashed(t *testing.T) {
 	t.Parallel()
-	store := leasestore.Memory()
+	store := newMemLeaseStore()
 	a, _, op := twoInstances(t, store)
 	l := a.login0()
 	expireTokens(t, a)
@@ -91,7 +90,7 @@ func TestRefreshLeaseHolderCrashed(t *testing.T) {
 // bound, and sends no refresh token.
 func TestRefreshLeaseWaitIsBounded(t *testing.T) {
 	t.Parallel()
-	store := leasestore.Memory()
+	store := newMemLeaseStore()
 	var last error
 	op := newProvider(t, oidctest.Config{RotateRefreshTokens: true, RevokeOnReuse: true})
 	h := newHarnessWith(t, op, offline, appManager(store), WithTimeout(200*time.Millisecond), recordErrors(&last))

@@ -28,7 +28,7 @@ func (a *Auth) confirmLive(w http.ResponseWriter, r *http.Request, l *login, now
 	case errors.Is(err, ErrNotLoggedIn):
 		a.claims.forget(l.ID)
 		a.sm.Remove(ctx, sessionKey)
-		a.log.Info("oidcauth: login ended elsewhere; removed from a session that outlived it", "sub", l.Subject, "sid", l.SessionID)
+		a.log.InfoContext(ctx, "oidcauth: login ended elsewhere; removed from a session that outlived it", "sub", l.Subject, "sid", l.SessionID)
 		return nil, false
 	case err != nil:
 		a.SessionError(w, r, err)

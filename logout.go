@@ -23,7 +23,11 @@ const maxIDTokenHint = 6 << 10
 // (WithPostLogoutLanding, "/" by default), where [Auth.LoggedOut] reports
 // the logout.
 func (a *Auth) LogoutHandler() http.Handler {
-	return http.HandlerFunc(a.handleLogout)
+	kind := logoutLocal
+	if a.meta.EndSessionEndpoint != "" {
+		kind = logoutRPInitiated
+	}
+	return a.observeLogout(spanLogout, kind, http.HandlerFunc(a.handleLogout))
 }
 
 func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +68,7 @@ func (a *Auth) endRequestSession(r *http.Request) (target, state string, err err
 	if l != nil && (a.meta.RevocationEndpoint != "" || a.meta.EndSessionEndpoint != "") {
 		var err error
 		if ts, err = a.loadTokens(ctx, l); err != nil {
-			a.log.Debug("oidcauth: the tokens of the login are gone at logout", "err", err)
+			a.log.DebugContext(ctx, "oidcauth: the tokens of the login are gone at logout", "err", err)
 		}
 	}
 	var ended []string
@@ -84,7 +88,7 @@ func (a *Auth) endRequestSession(r *http.Request) (target, state string, err err
 	// A request of this session under way elsewhere would write it back.
 	a.redeleteLater(ended)
 	if l != nil {
-		a.log.Info("oidcauth: logout", "sub", l.Subject, "sid", l.SessionID)
+		a.log.InfoContext(ctx, "oidcauth: logout", "sub", l.Subject, "sid", l.SessionID)
 	}
 	if ts != nil {
 		a.revokeTokenSets(ctx, []*tokenSet{ts})

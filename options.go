@@ -163,7 +163,9 @@ func WithClockSkew(d time.Duration) Option {
 }
 
 // WithHTTPClient sets the client for calls to the provider. Each call still
-// has the timeout of WithTimeout and a cap on the response size.
+// has the timeout of WithTimeout and a cap on the response size. oidcauth
+// uses a copy of hc whose transport wraps hc's with its OpenTelemetry
+// client spans and durations (telemetry_http.go).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
-	"github.com/oidcauth/oidcauth/leasestore"
 	"github.com/oidcauth/oidcauth/oidctest"
 )
 
@@ -52,7 +51,7 @@ func TestStateRedeemedOnce(t *testing.T) {
 		other bool // the callbacks go to two instances
 	}{
 		{"one instance", &slowStore{Store: memstore.New(), delay: time.Millisecond}, false},
-		{"two instances on a LeaseStore", leasestore.Memory(), true},
+		{"two instances on a LeaseStore", newMemLeaseStore(), true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -71,9 +71,9 @@ func (a *Auth) PostLogoutHandler() http.Handler {
 			a.setLogoutCookie(w, loggedOutMark, loggedOutTTL)
 		case err == nil:
 			a.setLogoutCookie(w, "", -1)
-			a.log.Info("oidcauth: back from logout with a state that is not this browser's logout's; landing unmarked", "has_state", state != "")
+			a.log.InfoContext(r.Context(), "oidcauth: back from logout with a state that is not this browser's logout's; landing unmarked", "has_state", state != "")
 		default:
-			a.log.Info("oidcauth: back from logout without a logout under way in this browser; landing unmarked", "has_state", state != "")
+			a.log.InfoContext(r.Context(), "oidcauth: back from logout without a logout under way in this browser; landing unmarked", "has_state", state != "")
 		}
 		http.Redirect(w, r, a.logoutLanding, http.StatusFound)
 	})

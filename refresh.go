@@ -101,7 +101,7 @@ func (a *Auth) freshTokens(ctx context.Context, l *login, refused string) (*toke
 			// context of the request that happened to start it.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshBound(a.timeout, a.tokens.raceGrace))
 			defer cancel()
-			return a.refresh(fctx, l, refused)
+			return a.observeRefresh(fctx, l, refused)
 		})
 		select {
 		case res := <-ch:
@@ -188,12 +188,12 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 			// Another instance sharing the store may have used the same
 			// refresh token first and be about to store what it got.
 			if newer := a.awaitNewer(ctx, l, cur); newer != nil {
-				a.log.Debug("oidcauth: another instance refreshed the tokens first", "sub", l.Subject)
+				a.log.DebugContext(ctx, "oidcauth: another instance refreshed the tokens first", "sub", l.Subject)
 				return newer, nil
 			}
 			return nil, a.expireLogin(ctx, l, cur, fmt.Errorf("the provider refused the refresh token: %w", tokenError(err)))
 		}
-		a.log.Warn("oidcauth: refreshing the tokens failed", "sub", l.Subject, "err", tokenError(err))
+		a.log.WarnContext(ctx, "oidcauth: refreshing the tokens failed", "sub", l.Subject, "err", tokenError(err))
 		return nil, refreshError(tokenError(err))
 	}
 	next := &tokenSet{
@@ -222,7 +222,7 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 		if cur.Claims != nil {
 			merged, err := remergeClaims(cur.Claims, raw)
 			if err != nil {
-				a.log.Warn("oidcauth: merging the refreshed id_token's claims failed; keeping the previous claims", "sub", l.Subject, "err", err)
+				a.log.WarnContext(ctx, "oidcauth: merging the refreshed id_token's claims failed; keeping the previous claims", "sub", l.Subject, "err", err)
 				merged = cur.Claims
 			}
 			next.Claims = merged
@@ -235,7 +235,7 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 	if stored != next {
 		return stored, nil
 	}
-	a.log.Debug("oidcauth: tokens refreshed", "sub", l.Subject, "rotated", rotated, "id_token", next.IDToken != cur.IDToken)
+	a.log.DebugContext(ctx, "oidcauth: tokens refreshed", "sub", l.Subject, "rotated", rotated, "id_token", next.IDToken != cur.IDToken)
 	return next, nil
 }
 
@@ -285,10 +285,10 @@ func (a *Auth) expireLogin(ctx context.Context, l *login, cur *tokenSet, cause e
 	a.claims.forget(l.ID)
 	if ts, err := a.loadTokens(ctx, l); err == nil && ts.Version == cur.Version {
 		if err := a.deleteTokens(ctx, l); err != nil {
-			a.log.Warn("oidcauth: deleting the tokens of an ended login failed", "sub", l.Subject, "err", err)
+			a.log.WarnContext(ctx, "oidcauth: deleting the tokens of an ended login failed", "sub", l.Subject, "err", err)
 		}
 	}
-	a.log.Info("oidcauth: login ended: its tokens cannot be refreshed", "sub", l.Subject, "sid", l.SessionID, "why", cause)
+	a.log.InfoContext(ctx, "oidcauth: login ended: its tokens cannot be refreshed", "sub", l.Subject, "sid", l.SessionID, "why", cause)
 	return newError(ErrNotLoggedIn, "login_expired", "Your login has expired. Please log in again.",
 		fmt.Errorf("%w: %v", errLoginEnded, cause))
 }
@@ -351,7 +351,7 @@ func (a *Auth) refreshAhead(w http.ResponseWriter, r *http.Request, l *login, re
 	}
 	if !require {
 		if !errors.Is(err, ErrNotLoggedIn) {
-			a.log.Warn("oidcauth: refresh ahead failed; serving the request as anonymous", "path", r.URL.Path, "err", err)
+			a.log.WarnContext(r.Context(), "oidcauth: refresh ahead failed; serving the request as anonymous", "path", r.URL.Path, "err", err)
 		}
 		return nil
 	}

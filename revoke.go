@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 )
 
 // maxRevocationResponse caps what is read of a revocation response.
@@ -24,6 +25,15 @@ func (a *Auth) revokeTokenSets(ctx context.Context, sets []*tokenSet) {
 	// The logout's own request may end before the revocation does.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
 	defer cancel()
+	ctx, span := a.tel.startSpan(ctx, spanRevocation)
+	var failed atomic.Bool
+	defer func() {
+		var err error
+		if failed.Load() {
+			err = errRevocation
+		}
+		endSpan(span, err)
+	}()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for _, ts := range sets {
@@ -38,15 +48,20 @@ func (a *Auth) revokeTokenSets(ctx context.Context, sets []*tokenSet) {
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				if err := a.revoke(ctx, t.token, t.hint); err != nil {
-					a.log.Warn("oidcauth: token revocation failed", "token_type_hint", t.hint, "err", err)
+					failed.Store(true)
+					a.log.WarnContext(ctx, "oidcauth: token revocation failed", "token_type_hint", t.hint, "err", err)
 					return
 				}
-				a.log.Debug("oidcauth: token revoked", "token_type_hint", t.hint)
+				a.log.DebugContext(ctx, "oidcauth: token revoked", "token_type_hint", t.hint)
 			})
 		}
 	}
 	wg.Wait()
 }
+
+// errRevocation is the error of a revocation span in which a token could
+// not be revoked (revocation is best effort: no request fails with it).
+var errRevocation = newError(ErrSession, "revocation_failed", "", nil)
 
 // revoke sends one revocation request, authenticated as the client is at
 // the token endpoint.

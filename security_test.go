@@ -281,7 +281,7 @@ func TestCodeExchangesAreBounded(t *testing.T) {
 		t.Fatalf("%d token requests at once, more than %d", p, maxExchanges)
 	}
 	def := newHarness(t, oidctest.Config{})
-	if tr := def.auth.client.Transport.(*http.Transport); tr.MaxIdleConnsPerHost < maxExchanges {
+	if tr := def.auth.client.Transport.(*providerTransport).next.(*http.Transport); tr.MaxIdleConnsPerHost < maxExchanges {
 		t.Fatalf("the default client keeps %d idle connections per host, fewer than %d", tr.MaxIdleConnsPerHost, maxExchanges)
 	}
 }

@@ -102,7 +102,7 @@ func (a *Auth) EndSessions(ctx context.Context, subject string) error {
 		}
 	}
 	err = a.endSessionsIn(ctx, list)
-	a.log.Info("oidcauth: ended the sessions of a user", "sub", subject, "sessions", len(list))
+	a.log.InfoContext(ctx, "oidcauth: ended the sessions of a user", "sub", subject, "sessions", len(list))
 	a.revokeTokenSets(ctx, sets)
 	return err
 }

@@ -175,7 +175,7 @@ func (a *Auth) indexAdd(ctx context.Context, key string, e indexEntry) error {
 				return err
 			}
 			if now := time.Now().Unix(); a.index.fullWarned.Swap(now) < now-60 {
-				a.log.Warn("oidcauth: too many live sessions for one user or provider session; the oldest were ended (logged at most once a minute)",
+				a.log.WarnContext(ctx, "oidcauth: too many live sessions for one user or provider session; the oldest were ended (logged at most once a minute)",
 					"max", maxIndexEntries)
 			}
 		}
@@ -227,7 +227,7 @@ func (a *Auth) indexRead(ctx context.Context, key string) ([]indexEntry, error) 
 	list, ok := decodeIndex(b)
 	if !ok {
 		// Keep what parses rather than refuse every login of the user.
-		a.log.Error("oidcauth: a session index record has malformed lines; they are dropped at the next write")
+		a.log.ErrorContext(ctx, "oidcauth: a session index record has malformed lines; they are dropped at the next write")
 	}
 	return list, nil
 }

@@ -103,7 +103,7 @@ func (a *Auth) warnOtherHost(r *http.Request) {
 	if now-last < int64(hostWarningEvery) || !a.site.lastHostWarning.CompareAndSwap(last, now) {
 		return
 	}
-	a.log.Warn("oidcauth: a login started on another host than the redirect URL's; the browser will not bring its login cookie to the callback, which will fail with state_mismatch",
+	a.log.WarnContext(r.Context(), "oidcauth: a login started on another host than the redirect URL's; the browser will not bring its login cookie to the callback, which will fail with state_mismatch",
 		"request_host", printable(host, 200), "redirect_host", a.site.host,
 		"fix", "open the app at "+a.site.origin+" (localhost and 127.0.0.1 are different hosts to a browser); behind a reverse proxy that rewrites Host, have it set X-Forwarded-Host")
 }

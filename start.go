@@ -24,10 +24,14 @@ func (a *Auth) LoginHandler() http.Handler {
 // startLogin seals a new login into a cookie of the browser and redirects
 // it to the provider. returnTo must already be sanitized.
 func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+	ctx, span := a.tel.startSpan(r.Context(), spanLoginStart)
+	var err error
+	defer func() { endSpan(span, err) }()
+	a.tel.add(ctx, a.tel.loginStarted)
 	a.warnOtherHost(r)
 	state, nonce, verifier := random(32), random(32), oauth2.GenerateVerifier()
 	now := time.Now()
-	value, err := a.seal(r.Context(), &pendingLogin{
+	value, err := a.seal(ctx, &pendingLogin{
 		StateHash: hashString(state), Nonce: nonce, Verifier: verifier,
 		ReturnTo: shortReturnTo(returnTo), Created: now.Unix(),
 	})
@@ -36,7 +40,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 		return
 	}
 	// Before the cookie: a login that cannot be pushed (par.go) takes no slot.
-	u, err := a.authorizationURL(r.Context(), url.Values{
+	u, err := a.authorizationURL(ctx, url.Values{
 		"state": {state}, "nonce": {nonce},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 	})
@@ -44,6 +48,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 		a.fail(w, r, err)
 		return
 	}
+	a.tel.add(ctx, a.tel.pendingCreated)
 	http.SetCookie(w, &http.Cookie{
 		Name:  a.freeSlot(r),
 		Value: value,

@@ -47,7 +47,7 @@ func (a *Auth) touch(ctx context.Context, l *login, now time.Time) *login {
 	if since > a.idle {
 		a.claims.forget(l.ID)
 		if err := a.sm.Destroy(ctx); err != nil {
-			a.log.Warn("oidcauth: destroying an idle session failed", "err", err)
+			a.log.WarnContext(ctx, "oidcauth: destroying an idle session failed", "err", err)
 		}
 		return nil
 	}

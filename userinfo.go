@@ -51,6 +51,8 @@ func (a *Auth) UserInfo(r *http.Request) (json.RawMessage, error) {
 // fetchUserInfo GETs the userinfo endpoint with the access token of ts.
 // refused reports a 401: the provider does not take the token.
 func (a *Auth) fetchUserInfo(ctx context.Context, ts *tokenSet) (body []byte, refused bool, err error) {
+	ctx, span := a.tel.startSpan(ctx, spanUserInfo)
+	defer func() { endSpan(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.meta.UserinfoEndpoint, nil)

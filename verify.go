@@ -26,12 +26,14 @@ func newIDTokenVerifier(issuer string, keys oidc.KeySet, clientID string, algs [
 
 // verifyTokens checks the token response of a code exchange and returns the
 // login and the tokens to store. nonce is the pending login's.
-func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (*login, *tokenSet, error) {
+func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (_ *login, _ *tokenSet, err error) {
+	ctx, span := a.tel.startSpan(r.Context(), spanIDTokenVerify)
+	defer func() { endSpan(span, err) }()
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
 		return nil, nil, idTokenError(errors.New("the token response has no id_token"))
 	}
-	idt, extra, err := a.verifyIDToken(r.Context(), raw, tok.AccessToken)
+	idt, extra, err := a.verifyIDToken(ctx, raw, tok.AccessToken)
 	if err != nil {
 		return nil, nil, idTokenError(err)
 	}

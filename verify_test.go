@@ -89,6 +89,9 @@ func TestVerifyTokensUnit(t *testing.T) {
 			}
 			a := &Auth{issuer: issuer, clientID: client, clockSkew: time.Minute, maxAge: -1, acrValues: tt.acr, maxClaims: DefaultMaxClaimsSize,
 				verifier: newIDTokenVerifier(issuer, keys, client, []string{"RS256"}, time.Minute)}
+			if a.tel, err = newTelemetry(issuer, nil, nil); err != nil {
+				t.Fatal(err)
+			}
 			if tt.maxAge != 0 {
 				a.maxAge = tt.maxAge
 			}

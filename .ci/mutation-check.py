@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Removes each security defense in turn, in a scratch copy of the tree, and
-checks that the test SECURITY.md names for it fails. Run from the repository
+checks that the test SECURITY.md names for it fails (a test named
+"module:TestName" runs in that nested module). Run from the repository
 root: python3 .ci/mutation-check.py [FILTER...]. Prints one line a defense
 and exits 1 if any test still passes without its defense. FILTERs keep only
 the defenses whose file or test name contains one of them."""
@@ -162,6 +163,8 @@ muts = [
  ('oidctest/dpop.go', 'if _, seen := p.dpopJTIs[c.JTI]; seen {', 'if false {', 'TestDPoPProofVerification'),
  ('oidctest/dpop.go', 'if want := p.Issuer + r.URL.Path; c.HTU != want {', 'if want := p.Issuer + r.URL.Path; false && c.HTU != want {', 'TestDPoPProofVerification'),
  ('oidctest/dpop.go', 'case jkt != g.jkt:', 'case false:', 'TestDPoPProofVerification'),
+ ("telemetry.go", "if errors.Is(e.Kind, ErrProvider) && !knownProviderCodes[e.Code] {", "if false {", "TestMetricCodeIsBounded"),
+ ("telemetry.go", "if errors.Is(e.Kind, ErrProvider) && !knownProviderCodes[e.Code] {", "if false {", "otelcheck:TestFailedLoginTelemetry/made-up_error_code"),
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]
@@ -173,7 +176,11 @@ for f, old, new, test in muts:
     if old not in src:
         print(f"MISSING pattern in {f}: {old[:60]}"); ok=False; continue
     open(f,'w').write(src.replace(old, new, 1))
-    r = subprocess.run(["go","test","-count=1","-run","^"+test.split('/')[0]+"$" if '/' not in test else test.replace('/','$/^',1)+"$","."]+(["./"+os.path.dirname(f)] if os.path.dirname(f) else []), capture_output=True, text=True)
+    # "module:Test" runs the test in that nested module (otelcheck: the SDK);
+    # a defense in a subpackage runs that package's tests besides the root's.
+    mod, _, name = test.rpartition(':')
+    pkgs = ["./..."] if mod else ["."] + (["./"+os.path.dirname(f)] if os.path.dirname(f) else [])
+    r = subprocess.run(["go","test","-count=1","-run","^"+name.split('/')[0]+"$" if '/' not in name else name.replace('/','$/^',1)+"$"] + pkgs, capture_output=True, text=True, cwd=mod or None)
     open(f,'w').write(src)
     status = "FAILS (good)" if r.returncode != 0 else "STILL PASSES (bad)"
     if r.returncode == 0: ok=False

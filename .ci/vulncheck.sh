@@ -37,6 +37,9 @@ banner() {
 }
 
 export PATH="$(go env GOPATH)/bin:$PATH"
+# Each module with what its own go.mod requires, not the workspace's
+# (go.work) versions.
+export GOWORK=off
 if ! govulncheck -version 2>/dev/null | grep -q "govulncheck@$GOVULNCHECK_VERSION\$"; then
 	go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" ||
 		{ say "cannot install govulncheck $GOVULNCHECK_VERSION"; exit 1; }

@@ -57,13 +57,15 @@ func buildExample() (string, string, error) {
 	if raceBuild() {
 		args = append(args, "-race")
 	}
-	args = append(args, "./example")
+	// In example/, its own module: built with or without the repository's
+	// go.work (make test sets GOWORK=off).
+	args = append(args, ".")
 	cmd := exec.Command(goBin, args...)
-	cmd.Dir = suite.repoRoot
+	cmd.Dir = filepath.Join(suite.repoRoot, "example")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", "", fmt.Errorf("go %s (in %s): %v\n%s", strings.Join(args, " "), suite.repoRoot, err, out)
+		return "", "", fmt.Errorf("go %s (in %s): %v\n%s", strings.Join(args, " "), cmd.Dir, err, out)
 	}
 	fmt.Fprintf(os.Stderr, "e2e: built the example app in %s (race detector: %v)\n", time.Since(start).Round(100*time.Millisecond), raceBuild())
 	return bin, "", nil

@@ -81,6 +81,7 @@ var slotPlan = []struct {
 	{"par", authBasic, 1},
 	{"pkjwt-par", authPrivateKeyJWT, 1},
 	{"dpop", authBasic, 1},
+	{"metrics", authBasic, 1},
 }
 
 // dpopSlots are the slots whose client is registered with

@@ -60,6 +60,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	}
 	a.closers = append(a.closers, closeStore)
 
+	mp, metrics, err := newMetrics()
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { mp.Shutdown(context.Background()) })
+
 	opts := []oidcauth.Option{
 		oidcauth.WithClientID(cfg.ClientID),
 		oidcauth.WithClientSecret(cfg.ClientSecret), // empty: a public client
@@ -68,6 +74,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 		oidcauth.WithPostLogoutRedirectURL(cfg.PostLogoutRedirectURL),
 		oidcauth.WithAPIPrefix("/api/"), // 401 there, never a redirect
 		oidcauth.WithLogger(log),
+		oidcauth.WithMeterProvider(mp), // GET /metrics
 	}
 	if cfg.ClientAuth != "" {
 		opts = append(opts, oidcauth.WithClientAuth(cfg.ClientAuth))
@@ -111,6 +118,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	mux.Handle("POST /logout", auth.LogoutHandler()) // refuses cross-origin POSTs
 	mux.Handle("POST /backchannel-logout", auth.BackchannelLogoutHandler())
 	mux.Handle("GET /jwks", auth.ClientJWKSHandler()) // 404 without a client key
+	mux.Handle("GET /metrics", metrics)               // Prometheus text format, oidcauth_* only
 	a.Handler = auth.LoadAndSave(mux)
 	return a, nil
 }
