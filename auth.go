@@ -49,6 +49,7 @@ type Auth struct {
 	acrValues    []string      // from acr_values
 	sidRequired  bool          // WithBackchannelLogoutSessionRequired
 	capByIDToken bool          // WithSessionCappedByIDToken
+	tenancy      *tenancy      // WithMultiTenantIssuer (tenant.go); nil: one issuer
 
 	// Where the application lives and where logout lands (site.go,
 	// postlogout.go).
@@ -133,6 +134,9 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if err := meta.check(option, cfg.insecureHTTP); err != nil {
 		return nil, err
 	}
+	if err := a.setupTenancy(cfg, issuer, meta.Issuer); err != nil {
+		return nil, err
+	}
 	a.meta = *meta
 	if a.signingAlgs, err = meta.signingAlgs(); err != nil {
 		return nil, err
@@ -148,7 +152,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if err := a.keys.fetch(ctx); err != nil {
 		return nil, fmt.Errorf("%w: key set %s: %v", ErrDiscovery, meta.JWKSURI, err)
 	}
-	a.verifier = newIDTokenVerifier(issuer, a.keys, cfg.clientID, a.signingAlgs, cfg.clockSkew)
+	a.verifier = newIDTokenVerifier(a.issuer, a.tenancy != nil, a.keys, cfg.clientID, a.signingAlgs, cfg.clockSkew)
 
 	style := oauth2.AuthStyleInHeader
 	if a.authMethod != AuthMethodBasic {
@@ -198,7 +202,8 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	return a, nil
 }
 
-// Issuer returns the provider's issuer identifier.
+// Issuer returns the provider's issuer identifier; with
+// WithMultiTenantIssuer, the template with its {tenantid} placeholder.
 func (a *Auth) Issuer() string { return a.issuer }
 
 // IdleTimeout returns how long an unused session lasts: oidcauth's own idle
