@@ -70,7 +70,12 @@ var slotPlan = []struct {
 	{"refresh-redis-restart", authBasic, 2},
 	{"token-fault", authBasic, 2},
 	{"jwks-fault", authPost, 1},
+	{"fc-logout", authBasic, 1},
 }
+
+// frontchannelSlots are the slots registered with a frontchannel_logout_uri
+// instead of a backchannel_logout_uri (TestFrontchannelLogout).
+var frontchannelSlots = map[string]bool{"fc-logout": true}
 
 func (s *slot) clientID() string { return "e2e-" + s.name }
 
@@ -92,6 +97,10 @@ func (s *slot) registration() map[string]any {
 		"redirect_uris":              redirects,
 		"post_logout_redirect_uris":  postLogout,
 		"backchannel_logout_uri":     s.origin(len(s.ports)-1) + "/backchannel-logout",
+	}
+	if frontchannelSlots[s.name] {
+		delete(reg, "backchannel_logout_uri")
+		reg["frontchannel_logout_uri"] = s.origin(0) + "/frontchannel-logout"
 	}
 	if s.secret != "" {
 		reg["client_secret"] = s.secret
