@@ -303,3 +303,27 @@ func TestEndIssuerSessionsRefusesAForeignIssuer(t *testing.T) {
 	}
 	h.mustBeLoggedOut("after EndIssuerSessions")
 }
+
+// TestIndexKeysUnchanged: for an Auth of one issuer the index keys are
+// those earlier versions wrote, and a login records no issuer, so the
+// sessions of an upgrade are found by logouts as they are.
+func TestIndexKeysUnchanged(t *testing.T) {
+	if got, want := sidIndexKey("https://op.example.com", "sid-1"), keyPrefix+"sid.QdndSDHj0r-aCDnk38xTDtKpZ_aTyEIPBBZ3DGhdGKE"; got != want {
+		t.Errorf("sid key %q, want %q", got, want)
+	}
+	if got, want := subIndexKey("https://op.example.com", "alice"), keyPrefix+"sub.vIQGwrDMxcDaG-veQ8Tfy2yW9yf-WF4Sq8HoKmQnEBM"; got != want {
+		t.Errorf("sub key %q, want %q", got, want)
+	}
+	h := newHarness(t, oidctest.Config{})
+	h.mustLogin("/me")
+	sid, sub := h.sidSub()
+	for _, key := range []string{sidIndexKey(h.op.Issuer, sid), subIndexKey(h.op.Issuer, sub)} {
+		if _, found, _ := h.auth.sm.Store.Find(key); !found {
+			t.Errorf("no index record under %q", key)
+		}
+	}
+	a := &Auth{issuer: "https://op.example.com"}
+	if got := a.issuerOf(&login{}); got != a.issuer {
+		t.Errorf("a login without Issuer (before the field) is of %q, want the Auth's", got)
+	}
+}
