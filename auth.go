@@ -53,6 +53,7 @@ type Auth struct {
 	clientKeys   *clientKeys   // WithClientKey (clientkey.go)
 	tokenHTTP    *http.Client  // client for x/oauth2's token requests (clientauth.go)
 	par          *parState     // pushed authorization requests (par.go); nil: none
+	tenancy      *tenancy      // WithMultiTenantIssuer (tenant.go); nil: one issuer
 
 	// Where the application lives and where logout lands (site.go,
 	// postlogout.go).
@@ -147,6 +148,9 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if err := meta.check(option, cfg.insecureHTTP); err != nil {
 		return nil, err
 	}
+	if err := a.setupTenancy(cfg, issuer, meta.Issuer); err != nil {
+		return nil, err
+	}
 	a.meta = *meta
 	a.tel.nameEndpoints(meta)
 	if a.signingAlgs, err = meta.signingAlgs(); err != nil {
@@ -176,7 +180,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if err := a.keys.fetch(ctx, jwksInitial); err != nil {
 		return nil, fmt.Errorf("%w: key set %s: %v", ErrDiscovery, meta.JWKSURI, err)
 	}
-	a.verifier = newIDTokenVerifier(issuer, a.keys, cfg.clientID, a.signingAlgs, cfg.clockSkew)
+	a.verifier = newIDTokenVerifier(a.issuer, a.tenancy != nil, a.keys, cfg.clientID, a.signingAlgs, cfg.clockSkew)
 
 	// The DPoP transport wraps the client assertion's, so that a retry
 	// with the server's nonce carries a fresh assertion.
@@ -236,7 +240,8 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	return a, nil
 }
 
-// Issuer returns the provider's issuer identifier.
+// Issuer returns the provider's issuer identifier; with
+// WithMultiTenantIssuer, the template with its {tenantid} placeholder.
 func (a *Auth) Issuer() string { return a.issuer }
 
 // IdleTimeout returns how long an unused session lasts: oidcauth's own idle

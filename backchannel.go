@@ -64,6 +64,7 @@ func (a *Auth) BackchannelLogoutHandler() http.Handler {
 		ClientID:             a.clientID,
 		SupportedSigningAlgs: a.signingAlgs,
 		SkipExpiryCheck:      true,
+		SkipIssuerCheck:      a.tenancy != nil, // checked by tokenIssuer
 	})
 	if a.meta.BackchannelLogoutSupported && a.sidRequired && !a.meta.BackchannelLogoutSessionSupported {
 		a.log.Warn("oidcauth: back-channel logout requires sid, but the provider does not advertise backchannel_logout_session_supported: its logout tokens may all be refused")
@@ -75,8 +76,8 @@ func (a *Auth) BackchannelLogoutHandler() http.Handler {
 
 // logoutToken is a verified logout token.
 type logoutToken struct {
-	jti, sub, sid string
-	iat, exp      time.Time // exp is zero when absent
+	iss, jti, sub, sid string
+	iat, exp           time.Time // exp is zero when absent
 }
 
 // logoutError is why a back-channel logout request is refused: public is
@@ -119,7 +120,7 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 		a.backchannelError(w, r, http.StatusBadRequest, "invalid_request", err)
 		return
 	}
-	jti := jtiKey(a.issuer, lt.jti)
+	jti := jtiKey(lt.iss, lt.jti)
 	_, seen, err := a.storeFind(ctx, jti)
 	if err != nil {
 		a.backchannelError(w, r, http.StatusBadRequest, "server_error", refuse("the logout could not be completed", err))
@@ -192,6 +193,14 @@ func (a *Auth) verifyLogoutToken(ctx context.Context, v *oidc.IDTokenVerifier, r
 	}
 	now := time.Now()
 	lt := &logoutToken{}
+	// iss again, and a multi-tenant issuer's rules.
+	tid, err := stringClaim(c, "tid")
+	if err == nil {
+		lt.iss, err = a.tokenIssuer(idt.Issuer, tid)
+	}
+	if err != nil {
+		return nil, refuse("the logout token's issuer or tenant is invalid", err)
+	}
 
 	// iat: required, not in the future.
 	iat, ok, err := claimTime(c, "iat")
@@ -331,13 +340,13 @@ func isJSONObject(raw json.RawMessage) bool {
 // session of its sub. It returns how many sessions it ended.
 func (a *Auth) endLogoutTokenSessions(ctx context.Context, lt *logoutToken) (int, error) {
 	if lt.sid == "" {
-		list, err := a.indexRead(ctx, subIndexKey(a.issuer, lt.sub))
+		list, err := a.indexRead(ctx, subIndexKey(lt.iss, lt.sub))
 		if err != nil {
 			return 0, err
 		}
 		return len(list), a.endSessionsIn(ctx, list)
 	}
-	key := sidIndexKey(a.issuer, lt.sid)
+	key := sidIndexKey(lt.iss, lt.sid)
 	list, err := a.indexRead(ctx, key)
 	if err != nil {
 		return 0, err
@@ -360,9 +369,9 @@ func (a *Auth) endLogoutTokenSessions(ctx context.Context, lt *logoutToken) (int
 // login under way at that moment cannot complete afterwards with an
 // id_token issued before it (refuseLoggedOut).
 func (a *Auth) rememberLogout(ctx context.Context, lt *logoutToken) error {
-	key := endedKey(a.issuer, "sid", lt.sid)
+	key := endedKey(lt.iss, "sid", lt.sid)
 	if lt.sid == "" {
-		key = endedKey(a.issuer, "sub", lt.sub)
+		key = endedKey(lt.iss, "sub", lt.sub)
 	}
 	return a.storeCommit(ctx, key, strconv.AppendInt(nil, lt.iat.Unix(), 10), time.Now().Add(max(a.sm.Lifetime, pendingTTL)))
 }
@@ -370,9 +379,10 @@ func (a *Auth) rememberLogout(ctx context.Context, lt *logoutToken) error {
 // refuseLoggedOut refuses a login whose id_token (issued at iat) predates a
 // back-channel logout of its provider session or of its user.
 func (a *Auth) refuseLoggedOut(ctx context.Context, l *login, iat time.Time) error {
-	keys := []string{endedKey(a.issuer, "sub", l.Subject)}
+	iss := a.issuerOf(l)
+	keys := []string{endedKey(iss, "sub", l.Subject)}
 	if l.SessionID != "" {
-		keys = append(keys, endedKey(a.issuer, "sid", l.SessionID))
+		keys = append(keys, endedKey(iss, "sid", l.SessionID))
 	}
 	for _, key := range keys {
 		b, found, err := a.storeFind(ctx, key)

@@ -2,7 +2,6 @@ package oidcauth
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -104,8 +103,10 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	// RFC 9207: a present iss must be the issuer; an advertised one must be present.
-	if (p.hasIss || a.meta.IssParameterSupported) && subtle.ConstantTimeCompare([]byte(p.iss), []byte(a.issuer)) != 1 {
+	// RFC 9207: a present iss must be the issuer (with a multi-tenant one, an
+	// allowed tenant's, which the id_token's must then equal); an advertised
+	// one must be present.
+	if (p.hasIss || a.meta.IssParameterSupported) && !a.acceptsIssuer(p.iss) {
 		a.fail(w, r, newError(ErrIssuerMismatch, "issuer_mismatch",
 			"The login response came from an unexpected provider.", fmt.Errorf("iss parameter %q, want %q", printable(p.iss, 200), a.issuer)))
 		return
@@ -140,6 +141,11 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		a.fail(w, r, err)
+		return
+	}
+	if p.hasIss && a.issuerOf(l) != p.iss {
+		a.fail(w, r, newError(ErrIssuerMismatch, "issuer_mismatch", "The login response came from an unexpected provider.",
+			fmt.Errorf("the id_token's iss %q is not the iss parameter %q", a.issuerOf(l), printable(p.iss, 200))))
 		return
 	}
 	if a.tokens.userInfoClaims {

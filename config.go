@@ -53,6 +53,10 @@ type config struct {
 	sidRequired  bool
 	capByIDToken bool
 
+	// A multi-tenant issuer (tenant.go).
+	multiTenant bool
+	tenants     []string
+
 	// Where logout lands (postlogout.go).
 	postLogoutLanding string
 

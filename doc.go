@@ -65,10 +65,12 @@
 //
 // # The session index
 //
-// Back-channel logout and EndSessions must find the sessions of a provider
-// session (sid) or of a user (sub) from any instance, so the index lives in
-// the Store beside the sessions: one record per sid and one per sub, each a
-// short list of the sessions that logged in with it. An entry names the
+// Back-channel and front-channel logout and EndSessions must find the
+// sessions of a provider session (sid) or of a user (sub) from any instance,
+// so the index lives in the Store beside the sessions: one record per sid and
+// one per sub, keyed by the issuer as well (the token's own, a tenant's with
+// a multi-tenant issuer), each a short list of the sessions that logged in
+// with it. An entry names the
 // session's key in the Store and the login's ID (which names its token
 // record). Entries are added at login, right after the session token is
 // renewed, and expire with the session's absolute deadline. Ending sessions

@@ -24,6 +24,9 @@ type login struct {
 	ID        string
 	Subject   string
 	SessionID string
+	// Issuer is the iss of the login's id_token; "" in sessions older than
+	// the field, which all logged in at the Auth's issuer (issuerOf).
+	Issuer    string
 	LoginTime time.Time
 	// Tag tells the claims' source apart: the end of the newest id_token's
 	// signature (claimsTag). A refresh that brings a new id_token changes it.
@@ -41,6 +44,15 @@ type login struct {
 
 func init() {
 	gob.Register(&login{})
+}
+
+// issuerOf is the issuer l logged in at: its id_token's iss. It differs
+// from the Auth's only with a multi-tenant issuer.
+func (a *Auth) issuerOf(l *login) string {
+	if l.Issuer == "" {
+		return a.issuer
+	}
+	return l.Issuer
 }
 
 // claimsTag is the tag of the claims of idToken: the end of its signature.

@@ -21,7 +21,7 @@ type MountOption func(*mountPaths)
 // mountPaths are the paths of the routes that do not come from a URL of
 // the configuration; "" leaves a route out.
 type mountPaths struct {
-	login, logout, backchannel string
+	login, logout, backchannel, frontchannel string
 }
 
 // LoginPath mounts the login handler at path instead of /login; "" leaves
@@ -39,12 +39,20 @@ func BackchannelLogoutPath(path string) MountOption {
 	return func(m *mountPaths) { m.backchannel = path }
 }
 
+// FrontchannelLogoutPath mounts the front-channel logout handler at path
+// instead of /frontchannel-logout (register it at the provider as
+// frontchannel_logout_uri); "" leaves it out.
+func FrontchannelLogoutPath(path string) MountOption {
+	return func(m *mountPaths) { m.frontchannel = path }
+}
+
 // Mount registers oidcauth's routes on mux, each with its method:
 //
 //	GET  <the redirect URL's path>     CallbackHandler
 //	GET  /login                        LoginHandler (?return_to=/path)
 //	POST /logout                       LogoutHandler
 //	POST /backchannel-logout           BackchannelLogoutHandler
+//	GET  /frontchannel-logout          FrontchannelLogoutHandler
 //	GET  <the post-logout URL's path>  PostLogoutHandler
 //
 // The callback's path is the redirect URL's (WithRedirectURL). The
@@ -52,8 +60,8 @@ func BackchannelLogoutPath(path string) MountOption {
 // on the application's origin whose path is not the landing path
 // (WithPostLogoutLanding): when it is, that page is the application's, and
 // its handler passes the requests with a state to PostLogoutHandler. The
-// other paths can be moved or left out with [LoginPath], [LogoutPath] and
-// [BackchannelLogoutPath]. A path ending in a slash is mounted exactly
+// other paths can be moved or left out with [LoginPath], [LogoutPath],
+// [BackchannelLogoutPath] and [FrontchannelLogoutPath]. A path ending in a slash is mounted exactly
 // ("/{$}"). The separate handlers remain, for routers with another pattern
 // syntax.
 //
@@ -61,7 +69,7 @@ func BackchannelLogoutPath(path string) MountOption {
 // path that does not start with "/" or holds "{" or "}", or a pattern
 // that conflicts with one the mux has.
 func (a *Auth) Mount(mux Mux, opts ...MountOption) {
-	paths := mountPaths{login: "/login", logout: "/logout", backchannel: "/backchannel-logout"}
+	paths := mountPaths{login: "/login", logout: "/logout", backchannel: "/backchannel-logout", frontchannel: "/frontchannel-logout"}
 	for _, opt := range opts {
 		opt(&paths)
 	}
@@ -71,6 +79,7 @@ func (a *Auth) Mount(mux Mux, opts ...MountOption) {
 		{http.MethodGet, paths.login, "LoginPath", a.LoginHandler()},
 		{http.MethodPost, paths.logout, "LogoutPath", a.LogoutHandler()},
 		{http.MethodPost, paths.backchannel, "BackchannelLogoutPath", a.BackchannelLogoutHandler()},
+		{http.MethodGet, paths.frontchannel, "FrontchannelLogoutPath", a.FrontchannelLogoutHandler()},
 	}
 	if p, ok := a.postLogoutRoute(); ok {
 		routes = append(routes, mountRoute{http.MethodGet, p, "the post-logout redirect URL", a.PostLogoutHandler()})

@@ -32,19 +32,19 @@ func TestMountPatterns(t *testing.T) {
 		want []string
 	}{
 		{"defaults", nil, nil,
-			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout"}},
+			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout", "GET /frontchannel-logout"}},
 		{"post-logout route of its own", []Option{WithPostLogoutRedirectURL("http://127.0.0.1:8080/logged-out")}, nil,
-			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout", "GET /logged-out"}},
+			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout", "GET /frontchannel-logout", "GET /logged-out"}},
 		{"post-logout URL is the landing page", []Option{WithPostLogoutRedirectURL("http://127.0.0.1:8080/")}, nil,
-			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout"}},
+			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout", "GET /frontchannel-logout"}},
 		{"post-logout URL is another landing page", []Option{WithPostLogoutRedirectURL("http://127.0.0.1:8080/bye"), WithPostLogoutLanding("/bye?see=you")}, nil,
-			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout"}},
+			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout", "GET /frontchannel-logout"}},
 		{"post-logout URL on another origin", []Option{WithPostLogoutRedirectURL("https://www.example.com/logged-out")}, nil,
-			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout"}},
+			[]string{"GET /callback", "GET /login", "POST /logout", "POST /backchannel-logout", "GET /frontchannel-logout"}},
 		{"paths moved and left out", []Option{WithRedirectURL("http://127.0.0.1:8080/auth/callback/")},
-			[]MountOption{LoginPath("/auth/login"), LogoutPath(""), BackchannelLogoutPath("/auth/bcl")},
-			[]string{"GET /auth/callback/{$}", "GET /auth/login", "POST /auth/bcl"}},
-		{"redirect URL without a path", []Option{WithRedirectURL("http://127.0.0.1:8080")}, []MountOption{LoginPath(""), LogoutPath(""), BackchannelLogoutPath("")},
+			[]MountOption{LoginPath("/auth/login"), LogoutPath(""), BackchannelLogoutPath("/auth/bcl"), FrontchannelLogoutPath("/auth/fcl")},
+			[]string{"GET /auth/callback/{$}", "GET /auth/login", "POST /auth/bcl", "GET /auth/fcl"}},
+		{"redirect URL without a path", []Option{WithRedirectURL("http://127.0.0.1:8080")}, []MountOption{LoginPath(""), LogoutPath(""), BackchannelLogoutPath(""), FrontchannelLogoutPath("")},
 			[]string{"GET /{$}"}},
 	}
 	for _, tt := range tests {

@@ -35,6 +35,11 @@ type metadata struct {
 
 	// BackchannelLogoutSessionSupported says logout tokens carry sid.
 	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
+
+	// FrontchannelLogoutSupported and FrontchannelLogoutSessionSupported
+	// say the provider renders front-channel logouts, with iss and sid.
+	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported"`
+	FrontchannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported"`
 }
 
 // asymmetricAlgs are the id_token algorithms oidcauth accepts: never none,
@@ -55,7 +60,8 @@ func discover(ctx context.Context, hc *http.Client, issuer string) (*metadata, e
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("%w: %s is not a discovery document: %v", ErrDiscovery, wellKnown, err)
 	}
-	if m.Issuer != issuer {
+	// A multi-tenant template is New's to check (setupTenancy).
+	if m.Issuer != issuer && !strings.Contains(m.Issuer, tenantPlaceholder) {
 		return nil, fmt.Errorf("%w: the discovery document names the issuer %q, not %q", ErrDiscovery, m.Issuer, issuer)
 	}
 	return &m, nil

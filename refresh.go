@@ -299,9 +299,12 @@ func (a *Auth) expireLogin(ctx context.Context, l *login, cur *tokenSet, cause e
 // parse, since they become the login's. A nonce is not required and not
 // checked.
 func (a *Auth) verifyRefreshedIDToken(ctx context.Context, l *login, raw, accessToken string) error {
-	idt, _, err := a.verifyIDToken(ctx, raw, accessToken)
+	idt, extra, err := a.verifyIDToken(ctx, raw, accessToken)
 	if err != nil {
 		return err
+	}
+	if extra.Issuer != a.issuerOf(l) {
+		return fmt.Errorf("the refreshed id_token is from the issuer %q, the login from %q", printable(extra.Issuer, 200), a.issuerOf(l))
 	}
 	if idt.Subject != l.Subject {
 		return fmt.Errorf("the refreshed id_token is about sub %q, the login about %q", printable(idt.Subject, 100), printable(l.Subject, 100))
@@ -330,6 +333,7 @@ func (a *Auth) followIDToken(ctx context.Context, l *login, ts *tokenSet) *login
 		ID:        l.ID,
 		Subject:   l.Subject,
 		SessionID: l.SessionID,
+		Issuer:    l.Issuer,
 		LoginTime: l.LoginTime,
 		Tag:       claimsTag(ts.IDToken),
 		Seen:      l.Seen,

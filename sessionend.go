@@ -79,12 +79,32 @@ func (a *Auth) redelete(keys []string) {
 // It finds the sessions that logged in since this version of oidcauth
 // indexes them. An empty subject is an error wrapping [ErrBadRequest]; a
 // store failure one wrapping [ErrSession], after which some sessions may
-// have ended.
+// have ended. With WithMultiTenantIssuer a sub is a tenant's: use
+// [Auth.EndIssuerSessions]; EndSessions is then an error wrapping
+// [ErrBadRequest].
 func (a *Auth) EndSessions(ctx context.Context, subject string) error {
+	if a.tenancy != nil {
+		return fmt.Errorf("%w: EndSessions: with a multi-tenant issuer, name the tenant's issuer with EndIssuerSessions", ErrBadRequest)
+	}
+	return a.endSubjectSessions(ctx, a.issuer, subject)
+}
+
+// EndIssuerSessions is [Auth.EndSessions] for the user whose sub is subject
+// at issuer: the Auth's issuer, or with WithMultiTenantIssuer the issuer of
+// one of its allowed tenants (the iss claim of the user's id_token). Another
+// issuer is an error wrapping [ErrBadRequest].
+func (a *Auth) EndIssuerSessions(ctx context.Context, issuer, subject string) error {
+	if !a.acceptsIssuer(issuer) {
+		return fmt.Errorf("%w: EndIssuerSessions: %q is not this provider's issuer", ErrBadRequest, printable(issuer, 200))
+	}
+	return a.endSubjectSessions(ctx, issuer, subject)
+}
+
+func (a *Auth) endSubjectSessions(ctx context.Context, issuer, subject string) error {
 	if subject == "" {
 		return fmt.Errorf("%w: EndSessions: the subject is empty", ErrBadRequest)
 	}
-	list, err := a.indexRead(ctx, subIndexKey(a.issuer, subject))
+	list, err := a.indexRead(ctx, subIndexKey(issuer, subject))
 	if err != nil {
 		return err
 	}

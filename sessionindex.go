@@ -146,11 +146,11 @@ func (a *Auth) indexSession(ctx context.Context, l *login) error {
 	if l.SessionID != "" {
 		se := e
 		se.Subject = hashString(l.Subject)
-		if err := a.indexAdd(ctx, sidIndexKey(a.issuer, l.SessionID), se); err != nil {
+		if err := a.indexAdd(ctx, sidIndexKey(a.issuerOf(l), l.SessionID), se); err != nil {
 			return err
 		}
 	}
-	return a.indexAdd(ctx, subIndexKey(a.issuer, l.Subject), e)
+	return a.indexAdd(ctx, subIndexKey(a.issuerOf(l), l.Subject), e)
 }
 
 // indexAdd adds e to the list at key, pruning the list on the way.

@@ -20,6 +20,12 @@ import (
 //	oidcauth\sub.<hash of issuer, sub>   the sessions of a user (sessionindex.go)
 //	oidcauth\jti.<hash of issuer, jti>   a logout token already used (backchannel.go)
 //
+// The issuer in these keys is the token's own iss: the Auth's issuer, or
+// with WithMultiTenantIssuer the tenant's (tenant.go), so that two tenants'
+// or providers' equal sid, sub or jti never meet. For an Auth of one issuer
+// the keys are those of every earlier version: existing index entries are
+// found as they are, nothing to migrate (TestIndexKeysUnchanged).
+//
 // A session itself is stored under its token, or the token's hash with
 // HashTokenInStore (sessionStoreKey). scs looks a session up by its cookie's
 // value, so no cookie may name one of these records: the backslash of

@@ -51,7 +51,7 @@ func (a *Auth) touch(ctx context.Context, l *login, now time.Time) *login {
 		}
 		return nil
 	}
-	nl := &login{ID: l.ID, Subject: l.Subject, SessionID: l.SessionID, LoginTime: l.LoginTime, Tag: l.Tag, Seen: now}
+	nl := &login{ID: l.ID, Subject: l.Subject, SessionID: l.SessionID, Issuer: l.Issuer, LoginTime: l.LoginTime, Tag: l.Tag, Seen: now}
 	a.sm.Put(ctx, sessionKey, nl)
 	return nl
 }

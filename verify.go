@@ -16,10 +16,13 @@ import (
 // newIDTokenVerifier is go-oidc's verifier of the provider's id_tokens:
 // signature with a key of keys and one of algs, iss, aud and exp. go-oidc
 // has no leeway for exp: it checks it against a clock set back by skew.
-func newIDTokenVerifier(issuer string, keys oidc.KeySet, clientID string, algs []string, skew time.Duration) *oidc.IDTokenVerifier {
+// With a multi-tenant issuer it cannot check iss: verifyIDToken does
+// (tokenIssuer).
+func newIDTokenVerifier(issuer string, tenants bool, keys oidc.KeySet, clientID string, algs []string, skew time.Duration) *oidc.IDTokenVerifier {
 	return oidc.NewVerifier(issuer, keys, &oidc.Config{
 		ClientID:             clientID,
 		SupportedSigningAlgs: algs,
+		SkipIssuerCheck:      tenants,
 		Now:                  func() time.Time { return time.Now().Add(-skew) },
 	})
 }
@@ -51,6 +54,9 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (_
 		Tag:       claimsTag(raw),
 		Seen:      time.Now(),
 	}
+	if a.tenancy != nil {
+		l.Issuer = extra.Issuer // else the Auth's: sessions stay as small
+	}
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,
 		RefreshToken: tok.RefreshToken,
@@ -71,6 +77,10 @@ type idTokenExtra struct {
 	NotBefore       *jsonTime `json:"nbf"`
 	AuthTime        *jsonTime `json:"auth_time"`
 	ACR             string    `json:"acr"`
+	// TenantID is a multi-tenant issuer's tenant (tenant.go).
+	TenantID string `json:"tid"`
+	// Issuer is the token's iss, checked by tokenIssuer.
+	Issuer string `json:"-"`
 }
 
 // checkAuthentication enforces what the application asked of the user's
@@ -95,7 +105,8 @@ func (a *Auth) checkAuthentication(extra *idTokenExtra) error {
 
 // verifyIDToken checks an id_token: go-oidc checks the signature against the
 // key set with the accepted algorithms, iss, aud, exp (with leeway) and nbf;
-// this adds what it lacks: sub and iat present, iat not in the future, azp
+// this adds what it lacks: iss again and a multi-tenant issuer's rules
+// (tokenIssuer), sub and iat present, iat not in the future, azp
 // when present or when aud has several values, and at_hash when present.
 // The nonce is the caller's to check (it differs for refreshed tokens).
 func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oidc.IDToken, *idTokenExtra, error) {
@@ -108,6 +119,9 @@ func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oid
 	}
 	var extra idTokenExtra
 	if err := idt.Claims(&extra); err != nil {
+		return nil, nil, err
+	}
+	if extra.Issuer, err = a.tokenIssuer(idt.Issuer, extra.TenantID); err != nil {
 		return nil, nil, err
 	}
 	if idt.Subject == "" {

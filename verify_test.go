@@ -88,7 +88,7 @@ func TestVerifyTokensUnit(t *testing.T) {
 				signer = tt.signer
 			}
 			a := &Auth{issuer: issuer, clientID: client, clockSkew: time.Minute, maxAge: -1, acrValues: tt.acr, maxClaims: DefaultMaxClaimsSize,
-				verifier: newIDTokenVerifier(issuer, keys, client, []string{"RS256"}, time.Minute)}
+				verifier: newIDTokenVerifier(issuer, false, keys, client, []string{"RS256"}, time.Minute)}
 			if a.tel, err = newTelemetry(issuer, nil, nil); err != nil {
 				t.Fatal(err)
 			}

@@ -82,12 +82,17 @@ var slotPlan = []struct {
 	{"pkjwt-par", authPrivateKeyJWT, 1},
 	{"dpop", authBasic, 1},
 	{"metrics", authBasic, 1},
+	{"fc-logout", authBasic, 1},
 }
 
 // dpopSlots are the slots whose client is registered with
 // dpop_bound_access_tokens: the provider refuses its token requests
 // without a DPoP proof.
 var dpopSlots = map[string]bool{"dpop": true}
+
+// frontchannelSlots are the slots registered with a frontchannel_logout_uri
+// instead of a backchannel_logout_uri (TestFrontchannelLogout).
+var frontchannelSlots = map[string]bool{"fc-logout": true}
 
 func (s *slot) clientID() string { return "e2e-" + s.name }
 
@@ -109,6 +114,10 @@ func (s *slot) registration() map[string]any {
 		"redirect_uris":              redirects,
 		"post_logout_redirect_uris":  postLogout,
 		"backchannel_logout_uri":     s.origin(len(s.ports)-1) + "/backchannel-logout",
+	}
+	if frontchannelSlots[s.name] {
+		delete(reg, "backchannel_logout_uri")
+		reg["frontchannel_logout_uri"] = s.origin(0) + "/frontchannel-logout"
 	}
 	if s.secret != "" {
 		reg["client_secret"] = s.secret

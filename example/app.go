@@ -117,8 +117,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	mux.Handle("GET /login", auth.LoginHandler())
 	mux.Handle("POST /logout", auth.LogoutHandler()) // refuses cross-origin POSTs
 	mux.Handle("POST /backchannel-logout", auth.BackchannelLogoutHandler())
-	mux.Handle("GET /jwks", auth.ClientJWKSHandler()) // 404 without a client key
-	mux.Handle("GET /metrics", metrics)               // Prometheus text format, oidcauth_* only
+	mux.Handle("GET /jwks", auth.ClientJWKSHandler())                        // 404 without a client key
+	mux.Handle("GET /metrics", metrics)                                      // Prometheus text format, oidcauth_* only
+	mux.Handle("GET /frontchannel-logout", auth.FrontchannelLogoutHandler()) // framed by the provider only
 	a.Handler = auth.LoadAndSave(mux)
 	return a, nil
 }

@@ -409,3 +409,44 @@ func TestDPoP(t *testing.T) {
 		t.Fatalf("GET /api/userinfo with DPoP: %s", body)
 	}
 }
+
+// TestFrontchannelLogout follows the contract's GET /frontchannel-logout.
+func TestFrontchannelLogout(t *testing.T) {
+	a := startApp(t, nil)
+	a.login("/me", "alice")
+	resp, body := a.get("/api/me", map[string]string{"Accept": "application/json"})
+	sid, _ := wantJSON(t, resp, body, http.StatusOK)["sid"].(string)
+	if sid == "" {
+		t.Fatalf("no sid in the claims: %s", body)
+	}
+	// The provider's iframe: no cookie of the app.
+	get := func(q url.Values) *http.Response {
+		resp, err := http.Get(a.url + "/frontchannel-logout?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, q := range []url.Values{
+		{"sid": {sid}},
+		{"iss": {a.issuer}},
+		{"iss": {"http://127.0.0.1:1"}, "sid": {sid}},
+		{"iss": {a.issuer, a.issuer}, "sid": {sid}},
+	} {
+		if resp := get(q); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET /frontchannel-logout?%s: %d, want 400", q.Encode(), resp.StatusCode)
+		}
+	}
+	if resp, _ := a.get("/api/me", map[string]string{"Accept": "application/json"}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a refused front-channel logout ended the session: %d", resp.StatusCode)
+	}
+	resp = get(url.Values{"iss": {a.issuer}, "sid": {sid}})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors "+a.issuer) || resp.Header.Get("X-Frame-Options") != "" {
+		t.Fatalf("GET /frontchannel-logout: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, _ := a.get("/api/me", map[string]string{"Accept": "application/json"}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after the front-channel logout: %d, want 401", resp.StatusCode)
+	}
+}

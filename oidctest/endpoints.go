@@ -32,8 +32,12 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	issuer := p.Issuer
+	if p.cfg.Tenant != "" {
+		issuer = p.base + "/{tenantid}"
+	}
 	doc := map[string]any{
-		"issuer":                                p.Issuer,
+		"issuer":                                issuer,
 		"authorization_endpoint":                p.url("/authorize"),
 		"token_endpoint":                        p.url("/token"),
 		"jwks_uri":                              p.url("/jwks"),
@@ -95,7 +99,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	reply := back.Query()
 	reply.Set("state", q.Get("state"))
 	if p.cfg.IssParameter || t.Iss != "" {
-		iss := p.Issuer
+		iss := p.TokenIssuer()
 		if t.Iss != "" {
 			iss = t.Iss
 		}
@@ -337,10 +341,11 @@ func (p *Provider) issue(g *grant, grantType string, withRefresh bool, t Tamper)
 		return resp
 	}
 	claims := map[string]any{
-		"iss": p.Issuer, "sub": g.user.Subject, "aud": g.clientID,
+		"sub": g.user.Subject, "aud": g.clientID,
 		"exp": now.Add(p.cfg.IDTokenTTL).Unix(), "iat": now.Unix(),
 		"auth_time": g.authTime.Unix(), "sid": g.sid, "at_hash": atHash(at),
 	}
+	p.tokenClaims(claims)
 	if grantType == "authorization_code" && g.nonce != "" {
 		claims["nonce"] = g.nonce
 	}

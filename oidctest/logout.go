@@ -41,16 +41,17 @@ func (p *Provider) SetClient(c Client) {
 }
 
 // LogoutClaims returns the claims of a valid logout token for clientID, with
-// sub and sid when they are not empty: iss, aud, iat, exp (two minutes), a
+// sub and sid when they are not empty: iss (and tid, see Config.Tenant), aud, iat, exp (two minutes), a
 // fresh jti and the back-channel logout event. Tests edit them and sign them
 // with SignTyped(claims, "logout+jwt").
 func (p *Provider) LogoutClaims(clientID, sub, sid string) map[string]any {
 	now := time.Now()
 	c := map[string]any{
-		"iss": p.Issuer, "aud": clientID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+		"aud": clientID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
 		"jti":    randomString(16),
 		"events": map[string]any{BackchannelLogoutEvent: map[string]any{}},
 	}
+	p.tokenClaims(c)
 	if sub != "" {
 		c["sub"] = sub
 	}

@@ -38,6 +38,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,12 +120,23 @@ type Config struct {
 	// Addr is the loopback address to listen on, e.g. "127.0.0.1:9999";
 	// empty picks a free port.
 	Addr string
+	// Tenant, a tenant ID (a GUID), makes the provider a multi-tenant one,
+	// as Microsoft Entra ID's common endpoint: Issuer is
+	// http://127.0.0.1:PORT/common, where every endpoint lives, discovery
+	// publishes the issuer http://127.0.0.1:PORT/{tenantid}, and tokens
+	// (and the RFC 9207 iss parameter) carry the tenant's issuer
+	// http://127.0.0.1:PORT/<Tenant> and the claim tid. SetTenant changes it.
+	Tenant string
 }
 
 // Provider is a running test provider. Its methods are safe for concurrent use.
 type Provider struct {
-	// Issuer is the provider's issuer URL (http://127.0.0.1:PORT).
+	// Issuer is the provider's issuer URL (http://127.0.0.1:PORT), or with
+	// Config.Tenant the URL of its discovery document's issuer template
+	// (http://127.0.0.1:PORT/common).
 	Issuer string
+	// base is the server's URL.
+	base string
 
 	server *httptest.Server
 	cfg    Config
@@ -238,8 +250,48 @@ func NewProvider(cfg Config) (*Provider, error) {
 		p.server.Listener = l
 	}
 	p.server.Start()
-	p.Issuer = p.server.URL
+	p.base, p.Issuer = p.server.URL, p.server.URL
+	if cfg.Tenant != "" {
+		p.Issuer = p.base + tenantPath
+	}
 	return p, nil
+}
+
+// tenantPath is where a multi-tenant provider serves its endpoints.
+const tenantPath = "/common"
+
+// SetTenant changes the tenant of the tokens issued from now on (see
+// Config.Tenant); the provider must have been started with one.
+func (p *Provider) SetTenant(tenant string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cfg.Tenant = tenant
+}
+
+// TokenIssuer is the iss of the tokens the provider issues now: Issuer, or
+// with Config.Tenant the tenant's issuer.
+func (p *Provider) TokenIssuer() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tokenIssuerLocked()
+}
+
+func (p *Provider) tokenIssuerLocked() string {
+	if p.cfg.Tenant == "" {
+		return p.Issuer
+	}
+	return p.base + "/" + p.cfg.Tenant
+}
+
+// tokenClaims are the issuer claims of a token issued now: iss, and tid
+// for a multi-tenant provider.
+func (p *Provider) tokenClaims(c map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c["iss"] = p.tokenIssuerLocked()
+	if p.cfg.Tenant != "" {
+		c["tid"] = p.cfg.Tenant
+	}
 }
 
 // Close stops the provider.
@@ -349,11 +401,15 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /revoke", p.revoke)
 	mux.HandleFunc("POST /par", p.par)
+	var h http.Handler = mux
+	if p.cfg.Tenant != "" {
+		h = http.StripPrefix(tenantPath, mux)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		p.hits[r.URL.Path]++
+		p.hits[strings.TrimPrefix(r.URL.Path, tenantPath)]++
 		p.mu.Unlock()
-		mux.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -72,5 +73,43 @@ func TestEndpointPaths(t *testing.T) {
 		if got := doc[tc.member]; got != p.Issuer+tc.path {
 			t.Errorf("%s = %v, want %s", tc.member, got, p.Issuer+tc.path)
 		}
+	}
+}
+
+// TestTenantProvider: with Config.Tenant the discovery document publishes
+// the issuer template, the endpoints live under Issuer (.../common) and
+// tokens carry the tenant's issuer and tid.
+func TestTenantProvider(t *testing.T) {
+	const tenant = "0b5d4f3e-1c2a-4b6d-8e9f-a1b2c3d4e5f6"
+	p, err := NewProvider(Config{Tenant: tenant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	base := strings.TrimSuffix(p.Issuer, "/common")
+	if base == p.Issuer {
+		t.Fatalf("Issuer %q does not end in /common", p.Issuer)
+	}
+	resp, err := http.Get(p.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery: %d %v", resp.StatusCode, err)
+	}
+	if doc["issuer"] != base+"/{tenantid}" || doc["jwks_uri"] != p.Issuer+"/jwks" {
+		t.Fatalf("issuer %v jwks_uri %v", doc["issuer"], doc["jwks_uri"])
+	}
+	if p.TokenIssuer() != base+"/"+tenant {
+		t.Fatalf("TokenIssuer %q", p.TokenIssuer())
+	}
+	c := p.LogoutClaims("client", "alice", "")
+	if c["iss"] != base+"/"+tenant || c["tid"] != tenant {
+		t.Fatalf("logout claims %v", c)
+	}
+	if p.Hits("/.well-known/openid-configuration") != 1 {
+		t.Fatalf("hits are not counted by endpoint: %d", p.Hits("/.well-known/openid-configuration"))
 	}
 }

@@ -10,13 +10,23 @@
 //     "clients": [ { "client_id": "...", "client_secret": "...",
 //                    "token_endpoint_auth_method": "client_secret_basic",
 //                    "redirect_uris": [...], "post_logout_redirect_uris": [...],
-//                    "backchannel_logout_uri": "..." } ],
+//                    "backchannel_logout_uri": "...",
+//                    "frontchannel_logout_uri": "..." } ],  // optional, see below
 //     "pushedAuthorizationRequests": true, // the PAR endpoint (RFC 9126)
 //     "dpop": { "requireNonce": true }    // optional: features.dPoP (RFC 9449), nonces demanded
 //   }
 //
 // A client may also register "token_endpoint_auth_method": "private_key_jwt"
 // with "jwks" or "jwks_uri", and "require_pushed_authorization_requests".
+//
+// oidc-provider 9 has no Front-Channel Logout 1.0 (it was removed in 8.0), so
+// a client's frontchannel_logout_uri is kept here, not registered with it:
+// when any client has one, discovery advertises frontchannel_logout_supported
+// and frontchannel_logout_session_supported, and the logout confirmation page
+// renders, once the user confirms, a hidden iframe per client of the session
+// that has one, at frontchannel_logout_uri?iss=<issuer>&sid=<the client's
+// sid>, as the spec's OP does, waits for them to load (at most 5 s), then
+// completes the logout; such a client's id_tokens carry sid.
 //
 // ACCESS_TOKEN_TTL (seconds) overrides accessTokenTTL.
 //
@@ -60,12 +70,73 @@ const signingKey = {
   use: 'sig',
 };
 
-const clients = config.clients.map((c) => ({
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  backchannel_logout_session_required: true,
-  ...c,
-}));
+// Front-channel logout URIs by client ID (see the top of the file).
+const frontchannelURIs = new Map();
+const clients = config.clients.map(({ frontchannel_logout_uri: fcURI, ...c }) => {
+  if (fcURI) frontchannelURIs.set(c.client_id, fcURI);
+  return {
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    backchannel_logout_session_required: true,
+    ...c,
+  };
+});
+
+const htmlEscape = (s) => String(s).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+// frontchannelFrames are the front-channel logout URLs of the session's
+// clients that registered one.
+function frontchannelFrames(ctx) {
+  const authorizations = ctx.oidc?.session?.authorizations || {};
+  const frames = [];
+  for (const [clientId, authz] of Object.entries(authorizations)) {
+    const uri = frontchannelURIs.get(clientId);
+    if (!uri || !authz?.sid) continue;
+    const u = new URL(uri);
+    u.searchParams.set('iss', issuer);
+    u.searchParams.set('sid', authz.sid);
+    frames.push({ clientId, url: u.href });
+  }
+  return frames;
+}
+
+// logoutSource is oidc-provider's logout confirmation page with the
+// front-channel iframes loaded on confirmation.
+async function logoutSource(ctx, form) {
+  const frames = frontchannelFrames(ctx);
+  for (const f of frames) emit('frontchannel.rendered', { client_id: f.clientId });
+  ctx.body = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Logout Request</title></head>
+<body>
+<h1>Do you want to sign-out from ${htmlEscape(ctx.host)}?</h1>
+${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>
+<div id="frontchannel" hidden data-urls="${htmlEscape(JSON.stringify(frames.map((f) => f.url)))}"></div>
+<script>
+(() => {
+  const form = document.getElementById('op.logoutForm');
+  const box = document.getElementById('frontchannel');
+  const urls = JSON.parse(box.dataset.urls);
+  let done = false;
+  form.addEventListener('submit', (e) => {
+    if (done || !urls.length || !e.submitter || e.submitter.value !== 'yes') return;
+    e.preventDefault();
+    done = true;
+    let left = urls.length;
+    const finish = () => form.requestSubmit(e.submitter);
+    const timer = setTimeout(finish, 5000);
+    for (const url of urls) {
+      const f = document.createElement('iframe');
+      f.addEventListener('load', () => { if (--left === 0) { clearTimeout(timer); finish(); } });
+      f.src = url;
+      box.appendChild(f);
+    }
+  });
+})();
+</script>
+</body></html>`;
+}
 
 const accounts = (sub) => ({
   accountId: sub,
@@ -96,12 +167,15 @@ const provider = new Provider(issuer, {
   findAccount: (ctx, sub) => accounts(sub),
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,
+  ...(frontchannelURIs.size ? {
+    discovery: { frontchannel_logout_supported: true, frontchannel_logout_session_supported: true },
+  } : {}),
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
     userinfo: { enabled: true },
-    rpInitiatedLogout: { enabled: true },
+    rpInitiatedLogout: frontchannelURIs.size ? { enabled: true, logoutSource } : { enabled: true },
     backchannelLogout: { enabled: true },
     pushedAuthorizationRequests: { enabled: Boolean(config.pushedAuthorizationRequests) },
     // DPoP (RFC 9449) when PROVIDER_CONFIG.dpop is set; a client registered
@@ -135,6 +209,14 @@ const provider = new Provider(issuer, {
     return globalThis.fetch(url, options);
   },
 });
+
+// A client with a frontchannel_logout_uri has frontchannel_logout_session_
+// required: its id_tokens carry sid, as the spec's OP does (oidc-provider
+// includes sid only for back-channel clients).
+const includeSid = provider.Client.prototype.includeSid;
+provider.Client.prototype.includeSid = function includeSidOrFrontchannel() {
+  return frontchannelURIs.has(this.clientId) || includeSid.call(this);
+};
 
 const clientOf = (ctx) => ctx?.oidc?.client?.clientId;
 
