@@ -356,7 +356,7 @@ func TestRequestedAuthenticationIsEnforced(t *testing.T) {
 			h := newHarness(t, oidctest.Config{}, opts...)
 			h.op.SetTamper(oidctest.Tamper{IDTokenClaims: tt.tamper})
 			resp := h.login("/me")
-			if tt.ok != (resp.StatusCode == http.StatusFound) || !tt.ok && !errors.Is(last, ErrIDToken) {
+			if tt.ok != (resp.StatusCode == http.StatusFound) || !tt.ok && (!errors.Is(last, ErrInsufficientAuthentication) || resp.StatusCode != http.StatusForbidden) {
 				t.Fatalf("status %d error %v, want ok=%v", resp.StatusCode, last, tt.ok)
 			}
 		})

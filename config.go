@@ -53,6 +53,13 @@ type config struct {
 
 	// Where logout lands (postlogout.go).
 	postLogoutLanding string
+
+	// Per-route policy and logins (loginparams.go, silent.go, hooks.go).
+	loginACRs   []string
+	loginPath   string
+	silentLogin bool
+	loginHook   LoginHook
+	logoutHook  LogoutHook
 }
 
 // Defaults. They are the strict ones; each has an option to change it.
@@ -92,6 +99,7 @@ func defaultConfig() config {
 		maxClaims:       DefaultMaxClaimsSize,
 
 		postLogoutLanding: "/",
+		loginPath:         "/login",
 	}
 }
 
