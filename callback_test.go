@@ -344,7 +344,7 @@ func TestRequestedAuthenticationIsEnforced(t *testing.T) {
 		{"no max_age, old auth_time", nil, set("auth_time", time.Now().Add(-time.Hour).Unix()), true},
 		{"acr_values, acr among them", acr, set("acr", "urn:hwk"), true},
 		{"acr_values, another acr", acr, set("acr", "urn:password"), false},
-		{"acr_values, no acr", acr, nil, false},
+		{"acr_values, no acr", acr, func(c map[string]any) { delete(c, "acr") }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -112,6 +112,8 @@ type Provider struct {
 	access   map[string]*grant
 	used     map[string]*grant // rotated-away refresh tokens, and their grant
 	sessions map[string]*grant
+	browsers map[string]*grant // the provider's own browser sessions, by cookie (authn.go)
+	authn    Authentication
 	tamper   Tamper
 	requests []TokenRequest
 	revoked  []string
@@ -131,6 +133,8 @@ type grant struct {
 	sid         string
 	user        User
 	authTime    time.Time
+	acr         string
+	amr         []string
 	expires     time.Time
 	// family is shared by every token issued from one login, so that reuse
 	// detection can revoke them all.
@@ -178,6 +182,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		access:   map[string]*grant{},
 		used:     map[string]*grant{},
 		sessions: map[string]*grant{},
+		browsers: map[string]*grant{},
 		hits:     map[string]int{},
 	}
 	for _, c := range cfg.Clients {
