@@ -55,8 +55,10 @@ func TestParseStepUpChallenge(t *testing.T) {
 		{"no space after the scheme", []string{`Bearer,` + e}, false, nil, 0},
 		{"junk between parameters", []string{`Bearer ` + e + ` ; max_age=1`}, false, nil, 0},
 		{"field too long", []string{`Bearer ` + e + `, max_age=1, x="` + strings.Repeat("a", maxChallengeLen) + `"`}, false, nil, 0},
-		{"too many parameters", []string{`Bearer ` + e + `, max_age=1` + strings.Repeat(", p=1", 0) + manyParams(maxChallengeParams)}, false, nil, 0},
-		{"too many fields", slices.Repeat([]string{`Bearer ` + e + `, max_age=1`}, maxChallengeFields+1), false, nil, 0},
+		{"too many parameters", []string{`Bearer ` + e + `, max_age=1` + manyParams(maxChallengeParams)}, false, nil, 0},
+		{"too many fields", append(slices.Repeat([]string{`Basic realm="x"`}, maxChallengeFields), `Bearer `+e+`, max_age=1`), false, nil, 0},
+		{"obs-text in another parameter", []string{"Bearer realm=\"\xe9\", " + e + ", max_age=1"}, false, nil, 0},
+		{"control character in another parameter", []string{"Bearer realm=\"a\x7fb\", " + e + ", max_age=1"}, false, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package oidcauth
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -89,7 +88,7 @@ func (a *Auth) checkAuthentication(extra *idTokenExtra, p *pendingLogin) error {
 	if maxAge >= 0 {
 		at := extra.AuthTime.time()
 		if at.IsZero() {
-			return insufficientAuthentication(errors.New("max_age was requested but the id_token has no auth_time"))
+			return insufficientAuthentication(fmt.Errorf("max_age was requested but the id_token has no auth_time"))
 		}
 		if age := time.Since(at); age > maxAge+a.clockSkew {
 			return insufficientAuthentication(fmt.Errorf("the user authenticated %v ago (auth_time), more than max_age %v", age.Round(time.Second), maxAge))

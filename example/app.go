@@ -69,6 +69,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 		oidcauth.WithAPIPrefix("/api/"), // 401 there, never a redirect
 		oidcauth.WithLogger(log),
 	}
+	opts = append(opts, cfg.Policy.options()...)
 	if cfg.ClientAuth != "" {
 		opts = append(opts, oidcauth.WithClientAuth(cfg.ClientAuth))
 	}
@@ -97,6 +98,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	mux.Handle("GET /login", auth.LoginHandler())
 	mux.Handle("POST /logout", auth.LogoutHandler()) // refuses cross-origin POSTs
 	mux.Handle("POST /backchannel-logout", auth.BackchannelLogoutHandler())
+	policyRoutes(mux, auth, cfg.Policy)
 	a.Handler = auth.LoadAndSave(mux)
 	return a, nil
 }

@@ -43,6 +43,9 @@ type config struct {
 	// At most one session store; neither means memory.
 	RedisURL    string
 	PostgresURL string
+
+	// Policy configures the per-route policy routes (policy.go).
+	Policy policyConfig
 }
 
 // configError is a bad environment variable. Its message starts with the
@@ -145,6 +148,11 @@ func loadConfig(getenv func(string) (string, bool)) (config, error) {
 	}
 
 	if err := loadEndpoints(get, &cfg); err != nil {
+		return cfg, err
+	}
+
+	var err error
+	if cfg.Policy, err = loadPolicyConfig(get); err != nil {
 		return cfg, err
 	}
 

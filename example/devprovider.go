@@ -33,6 +33,13 @@ func startDevProvider(cfg config) (*oidctest.Provider, config, error) {
 	}
 	p, err := oidctest.NewProvider(oidctest.Config{
 		Interactive: true,
+		// The form's default user is in the admin group of GET /admin; any
+		// other name typed in is not. Every login gets the acr it asks for
+		// (GET /step-up).
+		User: oidctest.User{Subject: "alice", Claims: map[string]any{
+			"name": "Alice Example", "email": "alice@example.com", "email_verified": true,
+			"preferred_username": "alice", "groups": []string{cfg.Policy.AdminGroup},
+		}},
 		Clients: []oidctest.Client{{
 			ID:                     cfg.ClientID,
 			Secret:                 cfg.ClientSecret,
