@@ -70,6 +70,8 @@ var slotPlan = []struct {
 	{"refresh-redis-restart", authBasic, 2},
 	{"token-fault", authBasic, 2},
 	{"jwks-fault", authPost, 1},
+	{"step-up", authBasic, 1},
+	{"silent", authBasic, 1},
 }
 
 func (s *slot) clientID() string { return "e2e-" + s.name }
@@ -178,6 +180,7 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 		"accessTokenTTL":          int(accessTokenTTL() / time.Second),
 		"backchannelAllowedHosts": []string{"127.0.0.1"},
 		"clients":                 clients,
+		"stepUpACRs":              []string{stepUpACR},
 	})
 	if err != nil {
 		return nil, "", err
