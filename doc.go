@@ -19,7 +19,12 @@
 //     which call APIs with the user's access token, refreshed when needed;
 //   - [Auth.BackchannelLogoutHandler] and [Auth.EndSessions], which end every
 //     session of a user on every instance, when the provider or the
-//     application says so.
+//     application says so;
+//   - [Auth.RequireACR], [Auth.RequireFreshLogin], [Auth.RequireClaim] and
+//     [Auth.RequireCheck], per-route policy: a step-up login for an acr or a
+//     recent authentication, a 403 for a missing claim, and RFC 9470
+//     challenges, from the application and from resource servers
+//     ([StepUpError]).
 //
 // Logins live server-side in scs sessions (github.com/alexedwards/scs/v2),
 // so any scs store works: memory by default, Redis or Postgres when the
