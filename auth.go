@@ -61,6 +61,13 @@ type Auth struct {
 	logoutLanding string // WithPostLogoutLanding
 
 	tel *telemetry // spans and metrics (telemetry.go)
+	// Per-route policy and logins (loginparams.go, silent.go, hooks.go).
+	loginACRs    []string // WithLoginACRValues
+	loginPath    string   // WithLoginPath
+	silentLogin  bool     // WithSilentLogin
+	silentCookie string
+	loginHook    LoginHook
+	logoutHook   LogoutHook
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer.
@@ -106,6 +113,8 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		capByIDToken: cfg.capByIDToken,
 	}
 	a.site, a.logoutLanding = newSite(redirect), cfg.postLogoutLanding
+	a.loginACRs, a.loginPath, a.loginHook, a.logoutHook = cfg.loginACRs, cfg.loginPath, cfg.loginHook, cfg.logoutHook
+	a.silentLogin, a.silentCookie = cfg.silentLogin, cookieName("oidcauth_silent", a.secure)
 	if a.log == nil {
 		a.log = slog.Default()
 	}

@@ -111,6 +111,12 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 			"The login response came from an unexpected provider.", fmt.Errorf("iss parameter %q, want %q", printable(p.iss, 200), a.issuer)))
 		return
 	}
+	if p.err != "" && silentFailure(pending, p.err) {
+		// prompt=none and the provider needs the user: back anonymous.
+		a.log.Debug("oidcauth: no silent login", "error", printable(p.err, 64))
+		http.Redirect(w, r, pending.ReturnTo, http.StatusFound)
+		return
+	}
 	if p.err != "" {
 		code, desc := printable(p.err, 64), printable(p.errDescription, 300)
 		msg := "The provider refused the login (" + code + ")."
@@ -135,7 +141,7 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	l, ts, err := a.verifyTokens(r, tok, pending.Nonce)
+	l, ts, err := a.verifyTokens(r, tok, pending)
 	if err == nil {
 		err = ts.keepDPoPKey(dk)
 	}
@@ -153,6 +159,10 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, err)
 			return
 		}
+	}
+	if err := a.runLoginHook(ctx, ts); err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	// Parse the claims once, into the cache the requests to come read.
 	e, err := newClaimsEntry(ts)
@@ -181,6 +191,15 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 // the login: a session that could not be indexed could not be ended from
 // the provider.
 func (a *Auth) saveLogin(ctx context.Context, l *login, ts *tokenSet) error {
+	// A login of another user than the session's (a step-up answered by
+	// another account) starts a new session: nothing of the earlier one's.
+	if old, _ := a.sessionLogin(ctx); old != nil && old.Subject != l.Subject {
+		a.log.Info("oidcauth: a login of another user replaces the session", "sub", l.Subject, "earlier_sub", old.Subject)
+		a.claims.forget(old.ID)
+		if err := a.sm.Clear(ctx); err != nil {
+			return err
+		}
+	}
 	if err := a.sm.RenewToken(ctx); err != nil {
 		return err
 	}

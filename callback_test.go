@@ -344,7 +344,7 @@ func TestRequestedAuthenticationIsEnforced(t *testing.T) {
 		{"no max_age, old auth_time", nil, set("auth_time", time.Now().Add(-time.Hour).Unix()), true},
 		{"acr_values, acr among them", acr, set("acr", "urn:hwk"), true},
 		{"acr_values, another acr", acr, set("acr", "urn:password"), false},
-		{"acr_values, no acr", acr, nil, false},
+		{"acr_values, no acr", acr, func(c map[string]any) { delete(c, "acr") }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,7 +356,7 @@ func TestRequestedAuthenticationIsEnforced(t *testing.T) {
 			h := newHarness(t, oidctest.Config{}, opts...)
 			h.op.SetTamper(oidctest.Tamper{IDTokenClaims: tt.tamper})
 			resp := h.login("/me")
-			if tt.ok != (resp.StatusCode == http.StatusFound) || !tt.ok && !errors.Is(last, ErrIDToken) {
+			if tt.ok != (resp.StatusCode == http.StatusFound) || !tt.ok && (!errors.Is(last, ErrInsufficientAuthentication) || resp.StatusCode != http.StatusForbidden) {
 				t.Fatalf("status %d error %v, want ok=%v", resp.StatusCode, last, tt.ok)
 			}
 		})

@@ -71,6 +71,12 @@ type config struct {
 	// OpenTelemetry (telemetry.go); nil: the global providers.
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
+	// Per-route policy and logins (loginparams.go, silent.go, hooks.go).
+	loginACRs   []string
+	loginPath   string
+	silentLogin bool
+	loginHook   LoginHook
+	logoutHook  LogoutHook
 }
 
 // Defaults. They are the strict ones; each has an option to change it.
@@ -110,6 +116,7 @@ func defaultConfig() config {
 		maxClaims:       DefaultMaxClaimsSize,
 
 		postLogoutLanding: "/",
+		loginPath:         "/login",
 	}
 }
 

@@ -26,6 +26,11 @@
 //     (private_key_jwt client assertions) with [Auth.ClientJWKSHandler]
 //     (the client's public keys), and [WithPAR] (pushed authorization
 //     requests).
+//   - [Auth.RequireACR], [Auth.RequireFreshLogin], [Auth.RequireClaim] and
+//     [Auth.RequireCheck], per-route policy: a step-up login for an acr or a
+//     recent authentication, a 403 for a missing claim, and RFC 9470
+//     challenges, from the application and from resource servers
+//     ([StepUpError]).
 //
 // Logins live server-side in scs sessions (github.com/alexedwards/scs/v2),
 // so any scs store works: memory by default, Redis or Postgres when the

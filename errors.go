@@ -57,6 +57,15 @@ var (
 	// pushed authorization request (RFC 9126) failed: the provider could not
 	// be reached or answered an error or something unusable.
 	ErrPushedAuthorization = errors.New("oidcauth: pushed authorization request failed")
+	// ErrInsufficientAuthentication means the user's authentication is not
+	// what a route, the application or a resource server asks for: the
+	// wrong acr, or an auth_time too old or missing (policy.go,
+	// stepup.go). A login that comes back without it is refused with 403;
+	// an API request of a session without it gets 401 (RFC 9470).
+	ErrInsufficientAuthentication = errors.New("oidcauth: insufficient user authentication")
+	// ErrForbidden means a logged-in user is refused by a policy: a claim
+	// check (RequireClaim, RequireCheck) or the login hook (WithLoginHook).
+	ErrForbidden = errors.New("oidcauth: access denied")
 )
 
 // Error is the error oidcauth passes to an [ErrorHandler] for a failed request.
@@ -80,6 +89,10 @@ type Error struct {
 	// WithErrorHandler can render its own pages and leave APIs to
 	// [DefaultErrorHandler] without a reference to the Auth.
 	API bool
+	// LoginURL, set on an insufficient_user_authentication error of an API
+	// request, is a same-origin URL that starts the login that meets it
+	// ([Auth.HandleError]); [DefaultErrorHandler] writes it as login_url.
+	LoginURL string
 
 	// status overrides the status of Kind (see statusOf); 0 keeps it.
 	status int
@@ -109,6 +122,12 @@ func newError(kind error, code, description string, cause error) *Error {
 // not their kind's.
 func (e *Error) withStatus(status int) *Error {
 	e.status = status
+	return e
+}
+
+// withDescription sets the sentence the user sees.
+func (e *Error) withDescription(d string) *Error {
+	e.Description = d
 	return e
 }
 
@@ -161,7 +180,7 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrExchange), errors.Is(err, ErrRefresh), errors.Is(err, ErrUserInfo), errors.Is(err, ErrPushedAuthorization):
 		return http.StatusBadGateway
-	case errors.Is(err, ErrProvider):
+	case errors.Is(err, ErrProvider), errors.Is(err, ErrForbidden), errors.Is(err, ErrInsufficientAuthentication):
 		return http.StatusForbidden
 	case errors.Is(err, ErrStateMismatch), errors.Is(err, ErrIssuerMismatch), errors.Is(err, ErrIDToken), errors.Is(err, ErrBadRequest):
 		return http.StatusBadRequest
@@ -243,10 +262,10 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 // only the [Error]'s Code and Description, escaped, never the cause. The
 // page cannot be cached, framed or leak a referrer.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err error) {
-	code, desc, api := "server_error", "Something went wrong.", false
+	code, desc, api, loginURL := "server_error", "Something went wrong.", false, ""
 	var e *Error
 	if errors.As(err, &e) {
-		code, desc, api = e.Code, e.Description, e.API
+		code, desc, api, loginURL = e.Code, e.Description, e.API, e.LoginURL
 	}
 	h := w.Header()
 	setNoStore(h)
@@ -255,6 +274,14 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	// 401 comes only from API requests (browsers are redirected to log in).
 	if api || status == http.StatusUnauthorized || wantsJSON(r) || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if loginURL != "" {
+			writeJSON(w, status, struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+				LoginURL    string `json:"login_url"`
+			}{code, desc, loginURL})
+			return
+		}
 		writeJSONError(w, status, code, desc)
 		return
 	}
@@ -266,12 +293,17 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err
 // writeJSONError writes the OAuth-style error body {"error",
 // "error_description"}.
 func writeJSONError(w http.ResponseWriter, status int, code, description string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(struct {
+	writeJSON(w, status, struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}{code, description})
+}
+
+// writeJSON writes v as the JSON body of a response with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }
 
 // setNoStore marks a response that must not be cached or leak a referrer:

@@ -25,7 +25,7 @@ func newDPoPAuth(ctx context.Context, issuer string) (*oidcauth.Auth, error) {
 
 // orders calls an API with the user's DPoP-bound token: Client adds a
 // fresh proof to every request and answers the API's nonce challenge.
-func orders(auth *oidcauth.Auth) http.HandlerFunc {
+func dpopOrders(auth *oidcauth.Auth) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		resp, err := auth.Client(r).Get("https://api.example.com/orders")
 		if err != nil {
@@ -54,7 +54,7 @@ func ExampleWithDPoP() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, _ = orders(auth), grpcHeaders
+	_, _ = dpopOrders(auth), grpcHeaders
 	fmt.Println(auth.Issuer() == op.Issuer)
 	// Output: true
 }

@@ -129,7 +129,8 @@ func (h *harness) routes() http.Handler {
 		}
 		json.NewEncoder(w).Encode([]string{ts.IDToken, ts.AccessToken, ts.RefreshToken})
 	})))
-	h.tokenRoutes(mux) // tokens_test.go
+	h.tokenRoutes(mux)  // tokens_test.go
+	h.policyRoutes(mux) // policy_test.go
 	return mux
 }
 

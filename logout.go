@@ -89,6 +89,9 @@ func (a *Auth) endRequestSession(r *http.Request) (target, state string, err err
 	a.redeleteLater(ended)
 	if l != nil {
 		a.log.InfoContext(ctx, "oidcauth: logout", "sub", l.Subject, "sid", l.SessionID)
+		if a.logoutHook != nil {
+			a.logoutHook(ctx, l.Subject, l.SessionID)
+		}
 	}
 	if ts != nil {
 		a.revokeTokenSets(ctx, []*tokenSet{ts})

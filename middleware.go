@@ -54,6 +54,9 @@ func (a *Auth) withLogin(next http.Handler, required bool) http.Handler {
 				a.challenge(w, r)
 				return
 			}
+			if a.silentLogin && a.trySilentLogin(w, r) {
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -96,10 +96,27 @@ func newPAR(meta *metadata, cfg config) (*parState, error) {
 // authorizationURL is where the browser goes to log in, with the login's own
 // parameters (state, nonce, code_challenge...): the authorization endpoint
 // with every parameter, or, when requests are pushed, with client_id and
-// the request_uri of a new push of them all.
-func (a *Auth) authorizationURL(ctx context.Context, login url.Values) (string, error) {
+// the request_uri of a new push of them all. The parameters in extra
+// replace the application's fixed ones of the same names (stepup.go).
+func (a *Auth) authorizationURL(ctx context.Context, login, extra url.Values) (string, error) {
 	if a.par == nil {
-		return a.authorizeURL + "&" + login.Encode(), nil
+		base := a.authorizeURL
+		if extra != nil {
+			u, err := url.Parse(base)
+			if err != nil { // New parsed it
+				return "", fmt.Errorf("%w: authorization_endpoint: %v", ErrDiscovery, err)
+			}
+			q := u.Query()
+			for k, vs := range extra {
+				q[k] = vs
+			}
+			u.RawQuery = q.Encode()
+			base = u.String()
+		}
+		return base + "&" + login.Encode(), nil
+	}
+	for k, vs := range extra {
+		login[k] = vs
 	}
 	uri, err := a.push(ctx, login)
 	if errors.Is(err, errNoPushSlot) {

@@ -57,6 +57,15 @@ type pendingLogin struct {
 	Verifier  string `json:"v"`
 	ReturnTo  string `json:"r"`
 	Created   int64  `json:"t"` // unix seconds
+
+	// What this login asked of the user's authentication, which the
+	// callback enforces (stepup.go): the acr_values, and max_age in
+	// seconds. Nil/empty: nothing asked.
+	ACR    []string `json:"a,omitempty"`
+	MaxAge *int64   `json:"m,omitempty"`
+	// Silent marks a prompt=none login (silent.go): the provider's
+	// login_required and the like bring the user back anonymous.
+	Silent bool `json:"p,omitempty"`
 }
 
 // pendingState is an Auth's state for logins under way.

@@ -17,13 +17,20 @@ func (a *Auth) LoginHandler() http.Handler {
 		if !a.requireMethod(w, r, "Use GET to log in.", http.MethodGet, http.MethodHead) {
 			return
 		}
-		a.startLogin(w, r, SafeReturnTo(r.URL.Query().Get("return_to")))
+		q := r.URL.Query()
+		a.startLoginWith(w, r, SafeReturnTo(q.Get("return_to")), a.queryLoginRequest(r.Context(), q))
 	})
 }
 
 // startLogin seals a new login into a cookie of the browser and redirects
 // it to the provider. returnTo must already be sanitized.
 func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+	a.startLoginWith(w, r, returnTo, loginRequest{})
+}
+
+// startLoginWith is startLogin with the per-login parameters of req
+// (stepup.go), which the pending login keeps for the callback to check.
+func (a *Auth) startLoginWith(w http.ResponseWriter, r *http.Request, returnTo string, req loginRequest) {
 	ctx, span := a.tel.startSpan(r.Context(), spanLoginStart)
 	var err error
 	defer func() { endSpan(span, err) }()
@@ -31,10 +38,12 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 	a.warnOtherHost(r)
 	state, nonce, verifier := random(32), random(32), oauth2.GenerateVerifier()
 	now := time.Now()
-	value, err := a.seal(ctx, &pendingLogin{
+	p := &pendingLogin{
 		StateHash: hashString(state), Nonce: nonce, Verifier: verifier,
 		ReturnTo: shortReturnTo(returnTo), Created: now.Unix(),
-	})
+	}
+	extra := a.loginRequirements(p, req)
+	value, err := a.seal(ctx, p)
 	if err != nil {
 		a.fail(w, r, sessionError("The login could not be started. Please try again later.", err))
 		return
@@ -43,7 +52,7 @@ func (a *Auth) startLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 	u, err := a.authorizationURL(ctx, url.Values{
 		"state": {state}, "nonce": {nonce},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
-	})
+	}, extra)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -69,7 +69,8 @@ func (s requestTokenSource) Token() (*oauth2.Token, error) {
 // for another transport use oauth2.NewClient with a context carrying
 // oauth2.HTTPClient and [Auth.TokenSource]. Errors of the token source reach
 // the caller wrapped in a *url.Error; errors.Is and [Auth.HandleError] see
-// through it.
+// through it. A 401 with an RFC 9470 insufficient_user_authentication
+// challenge is the error [*StepUpError], not a response.
 func (a *Auth) Client(r *http.Request) *http.Client {
 	if a.dpop != nil {
 		return &http.Client{
@@ -78,7 +79,7 @@ func (a *Auth) Client(r *http.Request) *http.Client {
 		}
 	}
 	return &http.Client{
-		Transport:     &oauth2.Transport{Source: a.TokenSource(r), Base: http.DefaultTransport},
+		Transport:     stepUpTransport{&oauth2.Transport{Source: a.TokenSource(r), Base: http.DefaultTransport}},
 		CheckRedirect: sameOriginRedirects,
 	}
 }
@@ -104,9 +105,33 @@ func sameOriginRedirects(req *http.Request, via []*http.Request) error {
 // the error handler with 502 for a provider failure ([ErrRefresh],
 // [ErrUserInfo], an id_token that fails verification) and 503 for a session
 // store failure. The log line never has a token in it.
+//
+// A [*StepUpError] (a resource server's RFC 9470 challenge) is a step-up:
+// a browser navigation goes to the provider with the challenge's
+// acr_values and max_age and comes back to the same URL; an API request
+// gets 401 with the challenge and a JSON body whose login_url starts that
+// login (at the path of WithLoginPath, "/login" by default).
 func (a *Auth) HandleError(w http.ResponseWriter, r *http.Request, err error) {
+	a.HandleErrorReturningTo(w, r, err, r.URL.RequestURI())
+}
+
+// HandleErrorReturningTo is [Auth.HandleError] for a request whose logins
+// come back to another page than its own: returnTo, a same-origin path
+// (such as the page of an API that a script calls).
+func (a *Auth) HandleErrorReturningTo(w http.ResponseWriter, r *http.Request, err error, returnTo string) {
+	returnTo = SafeReturnTo(returnTo)
+	var su *StepUpError
+	if errors.As(err, &su) {
+		req := su.request()
+		a.stepUp(w, r, req, returnTo, a.stepUpLoginURL(r.Context(), req, returnTo), err)
+		return
+	}
 	if errors.Is(err, ErrNotLoggedIn) {
-		a.challenge(w, r)
+		if a.IsAPIRequest(r) {
+			a.unauthorized(w, r)
+			return
+		}
+		a.startLogin(w, r, returnTo)
 		return
 	}
 	a.fail(w, r, err)

@@ -29,7 +29,7 @@ func newIDTokenVerifier(issuer string, tenants bool, keys oidc.KeySet, clientID 
 
 // verifyTokens checks the token response of a code exchange and returns the
 // login and the tokens to store. nonce is the pending login's.
-func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (_ *login, _ *tokenSet, err error) {
+func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, pending *pendingLogin) (_ *login, _ *tokenSet, err error) {
 	ctx, span := a.tel.startSpan(r.Context(), spanIDTokenVerify)
 	defer func() { endSpan(span, err) }()
 	raw, _ := tok.Extra("id_token").(string)
@@ -40,11 +40,11 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, nonce string) (_
 	if err != nil {
 		return nil, nil, idTokenError(err)
 	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pending.Nonce)) != 1 {
 		return nil, nil, idTokenError(errors.New("the nonce does not match the login's"))
 	}
-	if err := a.checkAuthentication(extra); err != nil {
-		return nil, nil, idTokenError(err)
+	if err := a.checkAuthentication(extra, pending); err != nil {
+		return nil, nil, err
 	}
 	l := &login{
 		ID:        random(24),
@@ -81,26 +81,6 @@ type idTokenExtra struct {
 	TenantID string `json:"tid"`
 	// Issuer is the token's iss, checked by tokenIssuer.
 	Issuer string `json:"-"`
-}
-
-// checkAuthentication enforces what the application asked of the user's
-// authentication with WithAuthParam (OpenID Connect Core 3.1.3.7, 11-12):
-// with max_age, auth_time must be present and recent enough; with
-// acr_values, acr must be one of them.
-func (a *Auth) checkAuthentication(extra *idTokenExtra) error {
-	if a.maxAge >= 0 {
-		at := extra.AuthTime.time()
-		if at.IsZero() {
-			return errors.New("max_age was requested but the id_token has no auth_time")
-		}
-		if age := time.Since(at); age > a.maxAge+a.clockSkew {
-			return fmt.Errorf("the user authenticated %v ago (auth_time), more than max_age %v", age.Round(time.Second), a.maxAge)
-		}
-	}
-	if len(a.acrValues) > 0 && !slices.Contains(a.acrValues, extra.ACR) {
-		return fmt.Errorf("the id_token's acr %q is none of the requested acr_values %q", extra.ACR, a.acrValues)
-	}
-	return nil
 }
 
 // verifyIDToken checks an id_token: go-oidc checks the signature against the

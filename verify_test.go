@@ -96,7 +96,7 @@ func TestVerifyTokensUnit(t *testing.T) {
 				a.maxAge = tt.maxAge
 			}
 			tok := (&oauth2.Token{AccessToken: access}).WithExtra(map[string]any{"id_token": signJWT(t, signer, claims)})
-			l, _, err := a.verifyTokens(httptest.NewRequest("GET", "/callback", nil), tok, nonce)
+			l, _, err := a.verifyTokens(httptest.NewRequest("GET", "/callback", nil), tok, &pendingLogin{Nonce: nonce})
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("refused: %v", err)

@@ -83,6 +83,8 @@ var slotPlan = []struct {
 	{"dpop", authBasic, 1},
 	{"metrics", authBasic, 1},
 	{"fc-logout", authBasic, 1},
+	{"step-up", authBasic, 1},
+	{"silent", authBasic, 1},
 }
 
 // dpopSlots are the slots whose client is registered with
@@ -216,6 +218,7 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 		// clientauth_test.go
 		"pushedAuthorizationRequests": true,
 		"dpop":                        map[string]any{"requireNonce": true},
+		"stepUpACRs":                  []string{stepUpACR},
 	})
 	if err != nil {
 		return nil, "", err

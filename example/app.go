@@ -76,6 +76,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 		oidcauth.WithLogger(log),
 		oidcauth.WithMeterProvider(mp), // GET /metrics
 	}
+	opts = append(opts, cfg.Policy.options()...)
 	if cfg.ClientAuth != "" {
 		opts = append(opts, oidcauth.WithClientAuth(cfg.ClientAuth))
 	}
@@ -120,6 +121,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	mux.Handle("GET /jwks", auth.ClientJWKSHandler())                        // 404 without a client key
 	mux.Handle("GET /metrics", metrics)                                      // Prometheus text format, oidcauth_* only
 	mux.Handle("GET /frontchannel-logout", auth.FrontchannelLogoutHandler()) // framed by the provider only
+	policyRoutes(mux, auth, cfg.Policy)
 	a.Handler = auth.LoadAndSave(mux)
 	return a, nil
 }

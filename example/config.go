@@ -55,6 +55,9 @@ type config struct {
 	// At most one session store; neither means memory.
 	RedisURL    string
 	PostgresURL string
+
+	// Policy configures the per-route policy routes (policy.go).
+	Policy policyConfig
 }
 
 // configError is a bad environment variable. Its message starts with the
@@ -170,6 +173,11 @@ func loadConfig(getenv func(string) (string, bool)) (config, error) {
 		cfg.DPoP = true
 	default:
 		return cfg, badVar("OIDC_DPOP", "%q is not 1 or 0", v)
+	}
+
+	var err error
+	if cfg.Policy, err = loadPolicyConfig(get); err != nil {
+		return cfg, err
 	}
 
 	if cfg.RedisURL != "" && cfg.PostgresURL != "" {

@@ -55,6 +55,13 @@ func startDevProvider(cfg config) (*oidctest.Provider, config, error) {
 		// DPoP with nonces, as a FAPI 2.0 provider has it; the client must
 		// use it when the app does (OIDC_DPOP=1).
 		DPoP: true, DPoPNonce: true,
+		// The form's default user is in the admin group of GET /admin; any
+		// other name typed in is not. Every login gets the acr it asks for
+		// (GET /step-up).
+		User: oidctest.User{Subject: "alice", Claims: map[string]any{
+			"name": "Alice Example", "email": "alice@example.com", "email_verified": true,
+			"preferred_username": "alice", "groups": []string{cfg.Policy.AdminGroup},
+		}},
 		Clients: []oidctest.Client{{
 			ID:                     cfg.ClientID,
 			Secret:                 cfg.ClientSecret,

@@ -131,6 +131,25 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_request", "PKCE is required")
 		return
 	}
+	prompt := strings.Fields(q.Get("prompt"))
+	session := p.browserSession(r)
+	if slices.Contains(prompt, "none") {
+		g, code := p.silentGrant(session, q)
+		if code != "" {
+			fail(code, "the user must log in")
+			return
+		}
+		g.clientID, g.redirectURI, g.scope, g.nonce = client.ID, redirect, q.Get("scope"), q.Get("nonce")
+		g.challenge, g.method, g.expires = q.Get("code_challenge"), method, time.Now().Add(time.Minute)
+		code = randomString(24)
+		p.mu.Lock()
+		p.codes[code] = g
+		p.mu.Unlock()
+		reply.Set("code", code)
+		back.RawQuery = reply.Encode()
+		http.Redirect(w, r, back.String(), http.StatusFound)
+		return
+	}
 	if p.cfg.Interactive {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -146,11 +165,13 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		challenge: q.Get("code_challenge"), method: method, sid: randomString(12), user: user,
 		authTime: time.Now(), expires: time.Now().Add(time.Minute),
 	}
+	p.authenticateUser(g, q)
 	code := randomString(24)
 	p.mu.Lock()
 	p.codes[code] = g
 	p.sessions[g.sid] = g
 	p.mu.Unlock()
+	p.startBrowserSession(w, g)
 	reply.Set("code", code)
 	back.RawQuery = reply.Encode()
 	http.Redirect(w, r, back.String(), http.StatusFound)
@@ -345,6 +366,12 @@ func (p *Provider) issue(g *grant, grantType string, withRefresh bool, t Tamper)
 		"exp": now.Add(p.cfg.IDTokenTTL).Unix(), "iat": now.Unix(),
 		"auth_time": g.authTime.Unix(), "sid": g.sid, "at_hash": atHash(at),
 	}
+	if g.acr != "" {
+		claims["acr"] = g.acr
+	}
+	if len(g.amr) > 0 {
+		claims["amr"] = g.amr
+	}
 	p.tokenClaims(claims)
 	if grantType == "authorization_code" && g.nonce != "" {
 		claims["nonce"] = g.nonce
@@ -388,6 +415,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
+	p.endBrowserSession(w, r)
 	q := r.URL.Query()
 	target := q.Get("post_logout_redirect_uri")
 	p.mu.Lock()

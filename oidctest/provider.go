@@ -150,6 +150,8 @@ type Provider struct {
 	access   map[string]*grant
 	used     map[string]*grant // rotated-away refresh tokens, and their grant
 	sessions map[string]*grant
+	browsers map[string]*grant // the provider's own browser sessions, by cookie (authn.go)
+	authn    Authentication
 	tamper   Tamper
 	requests []TokenRequest
 	revoked  []string
@@ -174,6 +176,8 @@ type grant struct {
 	sid         string
 	user        User
 	authTime    time.Time
+	acr         string
+	amr         []string
 	expires     time.Time
 	jkt         string // the DPoP key the tokens are bound to, or ""
 	// family is shared by every token issued from one login, so that reuse
@@ -229,6 +233,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		access:   map[string]*grant{},
 		used:     map[string]*grant{},
 		sessions: map[string]*grant{},
+		browsers: map[string]*grant{},
 		hits:     map[string]int{},
 		jtis:     map[string]time.Time{},
 		dpopJTIs: map[string]time.Time{},

@@ -12,6 +12,7 @@
 //                    "redirect_uris": [...], "post_logout_redirect_uris": [...],
 //                    "backchannel_logout_uri": "...",
 //                    "frontchannel_logout_uri": "..." } ],  // optional, see below
+//     "stepUpACRs": ["urn:..."],          // optional: acr values a login can step up to
 //     "pushedAuthorizationRequests": true, // the PAR endpoint (RFC 9126)
 //     "dpop": { "requireNonce": true }    // optional: features.dPoP (RFC 9449), nonces demanded
 //   }
@@ -28,6 +29,11 @@
 // sid>, as the spec's OP does, waits for them to load (at most 5 s), then
 // completes the logout; such a client's id_tokens carry sid.
 //
+// With stepUpACRs, an authorization request whose acr_values names one of
+// them needs a login (the development login form) unless the session
+// already has that acr, and that login sets it (amr pwd+otp): a small
+// interaction policy for the step-up tests.
+//
 // ACCESS_TOKEN_TTL (seconds) overrides accessTokenTTL.
 //
 // It writes one JSON object per line on stdout for each event the tests may
@@ -36,7 +42,7 @@
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 function fail(msg) {
   process.stderr.write(`e2e provider: ${msg}\n`);
@@ -138,6 +144,23 @@ ${form}
 </body></html>`;
 }
 
+// Step-up: the acr values a login can be asked for and given.
+const stepUpACRs = Array.isArray(config.stepUpACRs) ? config.stepUpACRs.map(String) : [];
+const askedStepUp = (acrValues) => String(acrValues || '').split(' ').filter((v) => stepUpACRs.includes(v));
+const policy = interactionPolicy.base();
+if (stepUpACRs.length) {
+  policy.get('login').checks.push(new interactionPolicy.Check(
+    'step_up_acr',
+    'a stronger authentication is required',
+    (ctx) => {
+      const asked = askedStepUp(ctx.oidc.params.acr_values);
+      return asked.length && !asked.includes(ctx.oidc.acr)
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    },
+  ));
+}
+
 const accounts = (sub) => ({
   accountId: sub,
   async claims() {
@@ -170,6 +193,7 @@ const provider = new Provider(issuer, {
   ...(frontchannelURIs.size ? {
     discovery: { frontchannel_logout_supported: true, frontchannel_logout_session_supported: true },
   } : {}),
+  ...(stepUpACRs.length ? { acrValues: stepUpACRs, interactions: { policy } } : {}),
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
@@ -219,6 +243,23 @@ provider.Client.prototype.includeSid = function includeSidOrFrontchannel() {
 };
 
 const clientOf = (ctx) => ctx?.oidc?.client?.clientId;
+
+// The development login form finishes a login with the account only: a
+// login asked for a step-up acr gets it here.
+if (stepUpACRs.length) {
+  const finished = provider.interactionFinished.bind(provider);
+  provider.interactionFinished = async (req, res, result, options) => {
+    if (result?.login) {
+      const { params } = await provider.interactionDetails(req, res);
+      const [acr] = askedStepUp(params.acr_values);
+      if (acr) {
+        Object.assign(result.login, { acr, amr: ['pwd', 'otp'] });
+        emit('step_up', { client_id: params.client_id, acr });
+      }
+    }
+    return finished(req, res, result, options);
+  };
+}
 
 // The provider accepts a confidential client's secret by either method,
 // whatever the client registered, so record the method each back-channel
