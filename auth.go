@@ -82,6 +82,9 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 			return nil, err
 		}
 	}
+	if err := applyFAPI2(&cfg); err != nil {
+		return nil, err
+	}
 	if err := checkIssuer(issuer, cfg.insecureHTTP); err != nil {
 		return nil, err
 	}
@@ -176,6 +179,9 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 		if a.clientKeys, err = newClientKeys(cfg.clientKeys, cfg.clientID, aud, meta.AssertionSigningAlgs); err != nil {
 			return nil, err
 		}
+	}
+	if err := a.checkFAPI2(&cfg); err != nil {
+		return nil, err
 	}
 	a.tokenHTTP = a.tokenClient(a.client)
 	if a.authorizeURL, err = authorizeBase(meta.AuthorizationEndpoint, cfg); err != nil {

@@ -67,6 +67,7 @@ type config struct {
 	par                   parMode
 	// Sender-constrained tokens (dpop.go).
 	dpop     bool
+	fapi2    bool // WithFAPI2 (fapi.go)
 	dpopAlgs []string
 	// OpenTelemetry (telemetry.go); nil: the global providers.
 	tracerProvider trace.TracerProvider

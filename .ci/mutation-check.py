@@ -92,7 +92,7 @@ muts = [
  ("sessionindex.go", 'if slices.ContainsFunc(back, func(x indexEntry) bool { return x.Key == e.Key }) {', 'if slices.ContainsFunc(back, func(x indexEntry) bool { return x.Key == e.Key }) || true {', "TestIndexSurvivesALostUpdate"),
  ("sessionend.go", 'if err := a.storeDelete(ctx, tokensKey(x.Login)); err != nil {', 'if err := error(nil); err != nil {', "TestBackchannelLogoutEndsSessions/by_sid_and_sub"),
  ("session.go", 'a.sm.SetDeadline(ctx, exp.UTC())', '_ = exp', "TestSessionCappedByIDToken/capped"),
- ("revoke.go", 'req.SetBasicAuth(url.QueryEscape(a.oauth.ClientID), url.QueryEscape(a.oauth.ClientSecret))', 'req.SetBasicAuth(a.oauth.ClientID, a.oauth.ClientSecret)', "TestLogoutRevokesTokens/client_secret_basic"),
+ ("clientauth.go", 'req.SetBasicAuth(url.QueryEscape(a.oauth.ClientID), url.QueryEscape(a.oauth.ClientSecret))', 'req.SetBasicAuth(a.oauth.ClientID, a.oauth.ClientSecret)', "TestLogoutRevokesTokens/client_secret_basic"),
  ('middleware.go', 'w.Header()["Cache-Control"] = noStore', '', 'TestAuthenticatedResponsesAreNotStored'),
  ('sessionend.go', 'if len(keys) == 0 {\n\t\treturn // nothing ended: no timers', 'if false {\n\t\treturn // nothing ended: no timers', 'TestAnonymousLogoutSchedulesNothing'),
  ('backchannel.go', 'case iat.Before(now.Add(-logoutTokenMaxLife - a.clockSkew)):', 'case false:', 'TestBackchannelLogoutRefusals/exp_years_ahead_and_an_iat_over_an_hour_old'),
@@ -146,7 +146,7 @@ muts = [
  ('par.go', 'if pr.ExpiresIn == nil || *pr.ExpiresIn <= 0 || *pr.ExpiresIn > maxRequestURILife {', 'if pr.ExpiresIn == nil || *pr.ExpiresIn > maxRequestURILife {', 'TestPARFailures/expires_in_0'),
  ('par.go', 'ctx, cancel := context.WithTimeout(ctx, a.timeout)\n\tdefer cancel()\n\tselect {', 'select {', 'TestPARFailures/too_slow'),
  ('par.go', 'case a.par.slots <- struct{}{}:\n\t\tdefer func() { <-a.par.slots }()', 'default:', 'TestPARSlots'),
- ('start.go', 'u, err := a.authorizationURL(r.Context(), url.Values{', 'http.SetCookie(w, &http.Cookie{Name: a.freeSlot(r), Value: value, Path: "/"})\n\tu, err := a.authorizationURL(r.Context(), url.Values{', 'TestPARFailures/not_JSON'),
+ ('start.go', 'u, err := a.authorizationURL(ctx, url.Values{', 'http.SetCookie(w, &http.Cookie{Name: a.freeSlot(r), Value: value, Path: "/"})\n\tu, err := a.authorizationURL(ctx, url.Values{', 'TestPARFailures/not_JSON'),
  ('clientkey.go', 'SaltLength: rsa.PSSSaltLengthEqualsHash', 'SaltLength: rsa.PSSSaltLengthAuto', 'TestPrivateKeyJWT/RSA'),
  ('dpop.go', 'if accessToken != "" {\n\t\tc.ATH = accessTokenHash(accessToken)', 'if false {\n\t\tc.ATH = accessTokenHash(accessToken)', 'TestDPoPProofs'),
  ('dpop.go', 'v := url.URL{Scheme: strings.ToLower(u.Scheme), Host: strings.ToLower(u.Host), Path: u.Path, RawPath: u.RawPath}', 'v := *u', 'TestDPoPProofs'),
@@ -223,6 +223,16 @@ muts = [
  ('loginparams.go', 'if one("prompt") == "login" {\n\t\treq.prompt = "login"', 'if p := one("prompt"); p != "" {\n\t\treq.prompt = p', 'TestLoginQueryAllowList'),
  ('loginparams.go', 'len(h) <= maxLoginHint && printable(h, maxLoginHint) == h', 'len(h) <= maxLoginHint', 'TestLoginQueryAllowList'),
  ('hooks.go', 'if x != y {', 'if false {', 'TestLoginHook'),
+ # WithFAPI2 (fapi.go).
+ ('fapi.go', 'case cfg.clientSecret != "":', 'case false:', 'TestFAPI2Refusals/a_client_secret'),
+ ('fapi.go', 'case len(cfg.clientKeys) == 0:', 'case false:', 'TestFAPI2Refusals/no_client_key'),
+ ('fapi.go', 'case cfg.authMethod != "" && cfg.authMethod != AuthMethodPrivateKeyJWT:', 'case false:', 'TestFAPI2Refusals/another_auth_method'),
+ ('fapi.go', 'case cfg.par == parNever:', 'case false:', 'TestFAPI2Refusals/WithPAR'),
+ ('fapi.go', 'if !slices.Contains(fapiAlgs, alg) {\n\t\t\treturn optionError("WithFAPI2", "FAPI 2.0 allows DPoP', 'if false {\n\t\t\treturn optionError("WithFAPI2", "FAPI 2.0 allows DPoP', 'TestFAPI2Refusals/RSA_DPoP_proofs'),
+ ('fapi.go', 'cfg.par, cfg.dpop = parAlways, true', 'cfg.par, cfg.dpop = cfg.par, cfg.dpop', 'TestFAPI2Login'),
+ ('fapi.go', 'if !a.meta.IssParameterSupported {', 'if false {', 'TestFAPI2Refusals/no_iss_parameter'),
+ ('fapi.go', 'if slices.Contains(fapiAlgs, alg) {\n\t\t\talgs = append(algs, alg)', 'if true {\n\t\t\talgs = append(algs, alg)', 'TestFAPI2RefusesIDTokenAlgs'),
+ ('fapi.go', 'if alg := string(a.clientKeys.alg); !slices.Contains(fapiAlgs, alg) {', 'if alg := string(a.clientKeys.alg); false {', 'TestFAPI2Refusals/RS256_assertions'),
 ]
 if filters:
     muts = [m for m in muts if any(x in m[0] or x in m[3] for x in filters)]

@@ -20,7 +20,7 @@ func (p *Provider) Sign(claims map[string]any) string {
 	p.mu.Lock()
 	key, kid, t := p.keys[0], p.kids[0], p.tamper
 	p.mu.Unlock()
-	return sign(claims, key, kid, t, "JWT")
+	return sign(claims, key, kid, p.signingAlg(), t, "JWT")
 }
 
 // SignTyped is Sign with a typ header, such as "logout+jwt"; an empty typ
@@ -29,11 +29,18 @@ func (p *Provider) SignTyped(claims map[string]any, typ string) string {
 	p.mu.Lock()
 	key, kid, t := p.keys[0], p.kids[0], p.tamper
 	p.mu.Unlock()
-	return sign(claims, key, kid, t, typ)
+	return sign(claims, key, kid, p.signingAlg(), t, typ)
 }
 
-func sign(claims map[string]any, key *rsa.PrivateKey, kid string, t Tamper, typ string) string {
-	alg := "RS256"
+// signingAlg is Config.SigningAlg, RS256 by default.
+func (p *Provider) signingAlg() string {
+	if p.cfg.SigningAlg != "" {
+		return p.cfg.SigningAlg
+	}
+	return "RS256"
+}
+
+func sign(claims map[string]any, key *rsa.PrivateKey, kid, alg string, t Tamper, typ string) string {
 	if t.Alg != "" {
 		alg = t.Alg
 	}
@@ -64,6 +71,13 @@ func sign(claims map[string]any, key *rsa.PrivateKey, kid string, t Tamper, typ 
 		m := hmac.New(sha256.New, pub)
 		m.Write([]byte(input))
 		sig = m.Sum(nil)
+	case "PS256":
+		d := sha256.Sum256([]byte(input))
+		var err error
+		sig, err = rsa.SignPSS(rand.Reader, key, crypto.SHA256, d[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		if err != nil {
+			panic(err)
+		}
 	default:
 		d := sha256.Sum256([]byte(input))
 		var err error
@@ -80,7 +94,7 @@ func sign(claims map[string]any, key *rsa.PrivateKey, kid string, t Tamper, typ 
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-// atHash is the at_hash of an access token for RS256.
+// atHash is the at_hash of an access token for RS256 and PS256 (SHA-256).
 func atHash(accessToken string) string {
 	d := sha256.Sum256([]byte(accessToken))
 	return b64(d[:len(d)/2])
@@ -92,7 +106,7 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	var keys []map[string]any
 	for i, k := range p.keys {
 		keys = append(keys, map[string]any{
-			"kty": "RSA", "use": "sig", "alg": "RS256", "kid": p.kids[i],
+			"kty": "RSA", "use": "sig", "alg": p.signingAlg(), "kid": p.kids[i],
 			"n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes()),
 		})
 	}

@@ -104,6 +104,10 @@ type Config struct {
 	// IssParameter advertises authorization_response_iss_parameter_supported
 	// and sends iss on every authorization response (RFC 9207).
 	IssParameter bool
+	// SigningAlg is the algorithm of the id_tokens and logout tokens it
+	// signs with its RSA keys: "RS256" (the default) or "PS256" (as FAPI 2.0
+	// requires).
+	SigningAlg string
 	// RequirePAR advertises require_pushed_authorization_requests and
 	// refuses authorization requests that were not pushed (RFC 9126).
 	RequirePAR bool
@@ -210,6 +214,11 @@ type TokenRequest struct {
 
 // NewProvider starts a provider on a free loopback port. Close it when done.
 func NewProvider(cfg Config) (*Provider, error) {
+	switch cfg.SigningAlg {
+	case "", "RS256", "PS256":
+	default:
+		return nil, fmt.Errorf("oidctest: SigningAlg %q: want RS256 or PS256", cfg.SigningAlg)
+	}
 	if len(cfg.Clients) == 0 {
 		cfg.Clients = []Client{{ID: "client", Secret: "secret"}}
 	}
