@@ -94,7 +94,7 @@ func TestFAPI2Refusals(t *testing.T) {
 		{"a client secret", nil, []Option{WithClientSecret("secret"), WithClientKey(ec, "")}, "forbids client secrets"},
 		{"no client key", nil, nil, "add WithClientKey"},
 		{"another auth method", nil, []Option{WithClientKey(ec, ""), WithClientAuth(AuthMethodBasic)}, "not client_secret_basic"},
-		{"WithPAR(false)", nil, []Option{WithClientKey(ec, ""), WithPAR(false)}, "remove WithPAR(false)"},
+		{"PAR turned off", nil, []Option{WithClientKey(ec, ""), WithPAR(false)}, "remove WithPAR(false)"},
 		{"RSA DPoP proofs", nil, []Option{WithClientKey(ec, ""), WithDPoP("ES384")}, "not ES384"},
 		{"RS256 id_tokens", func(c *oidctest.Config) { c.SigningAlg = "RS256" }, []Option{WithClientKey(ec, "")}, "signs id_tokens with [RS256] only"},
 		{"no iss parameter", func(c *oidctest.Config) { c.IssParameter = false }, []Option{WithClientKey(ec, "")}, "authorization_response_iss_parameter_supported"},
