@@ -227,7 +227,7 @@ muts = [
  ('fapi.go', 'case cfg.clientSecret != "":', 'case false:', 'TestFAPI2Refusals/a_client_secret'),
  ('fapi.go', 'case len(cfg.clientKeys) == 0:', 'case false:', 'TestFAPI2Refusals/no_client_key'),
  ('fapi.go', 'case cfg.authMethod != "" && cfg.authMethod != AuthMethodPrivateKeyJWT:', 'case false:', 'TestFAPI2Refusals/another_auth_method'),
- ('fapi.go', 'case cfg.par == parNever:', 'case false:', 'TestFAPI2Refusals/WithPAR'),
+ ('fapi.go', 'case cfg.par == parNever:', 'case false:', 'TestFAPI2Refusals/PAR_turned_off'),
  ('fapi.go', 'if !slices.Contains(fapiAlgs, alg) {\n\t\t\treturn optionError("WithFAPI2", "FAPI 2.0 allows DPoP', 'if false {\n\t\t\treturn optionError("WithFAPI2", "FAPI 2.0 allows DPoP', 'TestFAPI2Refusals/RSA_DPoP_proofs'),
  ('fapi.go', 'cfg.par, cfg.dpop = parAlways, true', 'cfg.par, cfg.dpop = cfg.par, cfg.dpop', 'TestFAPI2Login'),
  ('fapi.go', 'if !a.meta.IssParameterSupported {', 'if false {', 'TestFAPI2Refusals/no_iss_parameter'),
