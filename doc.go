@@ -25,7 +25,7 @@
 //   - for providers that refuse shared secrets, [WithClientKey]
 //     (private_key_jwt client assertions) with [Auth.ClientJWKSHandler]
 //     (the client's public keys), and [WithPAR] (pushed authorization
-//     requests).
+//     requests); [WithFAPI2] turns on the whole FAPI 2.0 Security Profile;
 //   - [Auth.RequireACR], [Auth.RequireFreshLogin], [Auth.RequireClaim] and
 //     [Auth.RequireCheck], per-route policy: a step-up login for an acr or a
 //     recent authentication, a 403 for a missing claim, and RFC 9470
