@@ -93,7 +93,10 @@ func parseStepUp(fields []string) (*StepUpError, bool) {
 			continue
 		}
 		for _, c := range challenges {
-			if !strings.EqualFold(c.scheme, "Bearer") || c.params["error"] != "insufficient_user_authentication" {
+			// DPoP-bound tokens get the challenge with the DPoP scheme
+			// (RFC 9449 7.1).
+			if (!strings.EqualFold(c.scheme, "Bearer") && !strings.EqualFold(c.scheme, "DPoP")) ||
+				c.params["error"] != "insufficient_user_authentication" {
 				continue
 			}
 			e, ok := stepUpOf(c.params)

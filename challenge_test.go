@@ -174,3 +174,21 @@ func TestResourceStepUp(t *testing.T) {
 		t.Fatalf("malformed challenge: %d %s", resp.StatusCode, body(resp))
 	}
 }
+
+// TestResourceStepUpDPoP: with DPoP-bound tokens the resource server's
+// challenge uses the DPoP scheme (RFC 9449 7.1), and Client(r) still turns
+// it into a step-up.
+func TestResourceStepUpDPoP(t *testing.T) {
+	t.Parallel()
+	h := newHarnessWith(t, dpopProvider(t), WithDPoP())
+	h.mustLogin("/me")
+	rs := resourceServer(t, `DPoP algs="ES256", error="insufficient_user_authentication", acr_values="urn:rs:mfa"`)
+	resp := h.do(http.MethodGet, "/api/resource?url="+url.QueryEscape(rs), apiHeader)
+	got := claimsOf(t, body(resp))
+	if resp.StatusCode != http.StatusUnauthorized || got["error"] != "insufficient_user_authentication" {
+		t.Fatalf("GET /api/resource with DPoP: %d %v", resp.StatusCode, got)
+	}
+	if wa := resp.Header.Get("WWW-Authenticate"); !strings.Contains(wa, `acr_values="urn:rs:mfa"`) {
+		t.Fatalf("WWW-Authenticate %q", wa)
+	}
+}

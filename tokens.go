@@ -72,16 +72,12 @@ func (s requestTokenSource) Token() (*oauth2.Token, error) {
 // through it. A 401 with an RFC 9470 insufficient_user_authentication
 // challenge is the error [*StepUpError], not a response.
 func (a *Auth) Client(r *http.Request) *http.Client {
+	var t http.RoundTripper = &oauth2.Transport{Source: a.TokenSource(r), Base: http.DefaultTransport}
 	if a.dpop != nil {
-		return &http.Client{
-			Transport:     &dpopClientTransport{a: a, ctx: r.Context(), base: http.DefaultTransport},
-			CheckRedirect: sameOriginRedirects,
-		}
+		t = &dpopClientTransport{a: a, ctx: r.Context(), base: http.DefaultTransport}
 	}
-	return &http.Client{
-		Transport:     stepUpTransport{&oauth2.Transport{Source: a.TokenSource(r), Base: http.DefaultTransport}},
-		CheckRedirect: sameOriginRedirects,
-	}
+	// The step-up challenge is read outside the DPoP nonce retry.
+	return &http.Client{Transport: stepUpTransport{t}, CheckRedirect: sameOriginRedirects}
 }
 
 // sameOriginRedirects follows at most 10 redirects, all to the origin of the
