@@ -27,7 +27,9 @@ const authPrivateKeyJWT = "private_key_jwt"
 // clientAuthSlot gives the slots of this file their keys and metadata:
 // "pkjwt" registers its public key in jwks (RSA), "par" must push its
 // authorization requests, "pkjwt-par" both, with its key (EC P-256) served
-// by the app's GET /jwks as its jwks_uri.
+// by the app's GET /jwks as its jwks_uri. "fapi2" is "pkjwt-par" with
+// FAPI 2.0's algorithms: ES256 client assertions and id_tokens (and DPoP,
+// dpopSlots).
 func clientAuthSlot(s *slot) error {
 	var err error
 	switch s.name {
@@ -41,12 +43,16 @@ func clientAuthSlot(s *slot) error {
 		}
 	case "par":
 		s.extra = map[string]any{"require_pushed_authorization_requests": true}
-	case "pkjwt-par":
+	case "pkjwt-par", "fapi2":
 		var k *ecdsa.PrivateKey
 		if k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err == nil {
 			s.key, s.secret = k, ""
 			s.extra = map[string]any{"jwks_uri": s.origin(0) + "/jwks", "require_pushed_authorization_requests": true}
 		}
+	}
+	if s.name == "fapi2" && err == nil {
+		s.extra["token_endpoint_auth_signing_alg"] = "ES256"
+		s.extra["id_token_signed_response_alg"] = "ES256"
 	}
 	return err
 }
@@ -104,27 +110,10 @@ func TestClientAuthentication(t *testing.T) {
 			}()
 
 			if pushes {
-				// The authorize URL carries only client_id and request_uri.
-				r := a.get(t, "/login")
-				loc, err := url.Parse(r.header.Get("Location"))
-				if r.status != 302 || err != nil {
-					t.Fatalf("GET /login: %d %q", r.status, r.header.Get("Location"))
-				}
-				q := loc.Query()
-				keys := make([]string, 0, len(q))
-				for k := range q {
-					keys = append(keys, k)
-				}
-				slices.Sort(keys)
-				if !slices.Equal(keys, []string{"client_id", "request_uri"}) || !strings.HasPrefix(q.Get("request_uri"), "urn:ietf:params:oauth:request_uri:") {
-					t.Errorf("authorize URL %s: want only client_id and a request_uri", loc)
-				}
+				checkPushedLogin(t, a)
 			}
 			if s.key != nil {
-				r := a.get(t, "/jwks")
-				if r.status != 200 || !strings.Contains(r.body, `"kid"`) || strings.Contains(r.body, `"d"`) {
-					t.Errorf("GET /jwks: %d %s", r.status, r.body)
-				}
+				checkClientJWKS(t, a)
 			}
 
 			user := "kim-" + name
@@ -148,27 +137,71 @@ func TestClientAuthentication(t *testing.T) {
 				t.Errorf("GET /api/me after logout: %d", r.Status)
 			}
 
-			want := s.auth
-			var seen []string
-			for _, e := range p.events.filter(func(e event) bool { return e.Event == "request" && e.ClientID == s.clientID() && e.Path != "/me" }) {
-				seen = append(seen, e.Path)
-				if e.Auth != want || e.Status >= 400 {
-					t.Errorf("%s %s: auth %s, status %d; want %s", e.Method, e.Path, e.Auth, e.Status, want)
-				}
-			}
-			for _, path := range []string{"/token", "/token/revocation"} {
-				if !slices.Contains(seen, path) {
-					t.Errorf("no authenticated request to %s (saw %v)", path, seen)
-				}
-			}
-			if pushed := slices.Contains(seen, "/request"); pushed != pushes {
-				t.Errorf("pushed authorization requests: %v, want %v", pushed, pushes)
-			}
-			if errs := p.events.filter(func(e event) bool {
-				return e.ClientID == s.clientID() && strings.HasSuffix(e.Event, ".error")
-			}); len(errs) > 0 {
-				t.Errorf("errors at the provider: %v", errs)
-			}
+			checkClientAuth(t, p, s, pushes)
 		})
+	}
+}
+
+// checkPushedLogin checks that the app's /login sends the browser to the
+// authorize endpoint with only client_id and a request_uri: the request was
+// pushed.
+func checkPushedLogin(t *testing.T, a *app) {
+	t.Helper()
+	r := a.get(t, "/login")
+	loc, err := url.Parse(r.header.Get("Location"))
+	if r.status != 302 || err != nil {
+		t.Fatalf("GET /login: %d %q", r.status, r.header.Get("Location"))
+	}
+	q := loc.Query()
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"client_id", "request_uri"}) || !strings.HasPrefix(q.Get("request_uri"), "urn:ietf:params:oauth:request_uri:") {
+		t.Errorf("authorize URL %s: want only client_id and a request_uri", loc)
+	}
+}
+
+// checkClientJWKS checks that the app's GET /jwks serves its public key,
+// never the private one.
+func checkClientJWKS(t *testing.T, a *app) {
+	t.Helper()
+	r := a.get(t, "/jwks")
+	if r.status != 200 || !strings.Contains(r.body, `"kid"`) || strings.Contains(r.body, `"d"`) {
+		t.Errorf("GET /jwks: %d %s", r.status, r.body)
+	}
+}
+
+// checkClientAuth checks from the provider's events that every request of
+// the slot's client but userinfo authenticated it with its method and
+// succeeded (for a DPoP client, but a refusal that asks for a DPoP nonce),
+// that the token and revocation endpoints saw it, that it pushed its
+// authorization requests when pushes (and not otherwise), and that the
+// provider logged no error for it (but the DPoP nonce refusal).
+func checkClientAuth(t *testing.T, p *oidcProvider, s *slot, pushes bool) {
+	t.Helper()
+	want := s.auth
+	var seen []string
+	for _, e := range p.events.filter(func(e event) bool { return e.Event == "request" && e.ClientID == s.clientID() && e.Path != "/me" }) {
+		seen = append(seen, e.Path)
+		nonce := dpopSlots[s.name] && e.Status == 400 && e.Error == "use_dpop_nonce"
+		if e.Auth != want || (e.Status >= 400 && !nonce) {
+			t.Errorf("%s %s: auth %s, status %d; want %s", e.Method, e.Path, e.Auth, e.Status, want)
+		}
+	}
+	for _, path := range []string{"/token", "/token/revocation"} {
+		if !slices.Contains(seen, path) {
+			t.Errorf("no authenticated request to %s (saw %v)", path, seen)
+		}
+	}
+	if pushed := slices.Contains(seen, "/request"); pushed != pushes {
+		t.Errorf("pushed authorization requests: %v, want %v", pushed, pushes)
+	}
+	if errs := p.events.filter(func(e event) bool {
+		nonce := dpopSlots[s.name] && e.Event == "grant.error" && e.Error == "use_dpop_nonce"
+		return e.ClientID == s.clientID() && strings.HasSuffix(e.Event, ".error") && !nonce
+	}); len(errs) > 0 {
+		t.Errorf("errors at the provider: %v", errs)
 	}
 }

@@ -81,6 +81,7 @@ var slotPlan = []struct {
 	{"par", authBasic, 1},
 	{"pkjwt-par", authPrivateKeyJWT, 1},
 	{"dpop", authBasic, 1},
+	{"fapi2", authPrivateKeyJWT, 1}, // fapi2_test.go
 	{"metrics", authBasic, 1},
 	{"fc-logout", authBasic, 1},
 	{"step-up", authBasic, 1},
@@ -90,7 +91,7 @@ var slotPlan = []struct {
 // dpopSlots are the slots whose client is registered with
 // dpop_bound_access_tokens: the provider refuses its token requests
 // without a DPoP proof.
-var dpopSlots = map[string]bool{"dpop": true}
+var dpopSlots = map[string]bool{"dpop": true, "fapi2": true}
 
 // frontchannelSlots are the slots registered with a frontchannel_logout_uri
 // instead of a backchannel_logout_uri (TestFrontchannelLogout).
@@ -284,6 +285,7 @@ type event struct {
 	DPoP         bool   `json:"dpop"`
 	TokenType    string `json:"token_type"`
 	JKT          string `json:"jkt"`
+	IDTokenAlg   string `json:"id_token_alg"` // of a token response's id_token
 
 	raw string
 }

@@ -18,7 +18,9 @@
 //   }
 //
 // A client may also register "token_endpoint_auth_method": "private_key_jwt"
-// with "jwks" or "jwks_uri", and "require_pushed_authorization_requests".
+// with "jwks" or "jwks_uri", "require_pushed_authorization_requests",
+// "dpop_bound_access_tokens" and "id_token_signed_response_alg" (RS256, the
+// default, or ES256: the provider has a key for each).
 //
 // oidc-provider 9 has no Front-Channel Logout 1.0 (it was removed in 8.0), so
 // a client's frontchannel_logout_uri is kept here, not registered with it:
@@ -67,14 +69,21 @@ function emit(event, fields = {}) {
   process.stdout.write(`${JSON.stringify({ event, time: Date.now(), ...fields })}\n`);
 }
 
-// Fresh RS256 signing key for every start, with its own kid.
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = {
-  ...privateKey.export({ format: 'jwk' }),
-  kid: `e2e-${randomBytes(6).toString('hex')}`,
-  alg: 'RS256',
-  use: 'sig',
-};
+// Fresh signing keys for every start, each with its own kid: RS256, every
+// client's default (first in the set), and ES256 (P-256) for a client that
+// registers id_token_signed_response_alg ES256, as FAPI 2.0 wants (PS256,
+// ES256 or EdDSA, not RS256).
+function newSigningKey(type, options, alg) {
+  const { privateKey } = generateKeyPairSync(type, options);
+  return {
+    ...privateKey.export({ format: 'jwk' }),
+    kid: `e2e-${randomBytes(6).toString('hex')}`,
+    alg,
+    use: 'sig',
+  };
+}
+const signingKey = newSigningKey('rsa', { modulusLength: 2048 }, 'RS256');
+const ecSigningKey = newSigningKey('ec', { namedCurve: 'P-256' }, 'ES256');
 
 // Front-channel logout URIs by client ID (see the top of the file).
 const frontchannelURIs = new Map();
@@ -178,7 +187,7 @@ const accounts = (sub) => ({
 
 const provider = new Provider(issuer, {
   clients,
-  jwks: { keys: [signingKey] },
+  jwks: { keys: [signingKey, ecSigningKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   claims: {
     openid: ['sub'],
@@ -288,8 +297,18 @@ provider.use(async (ctx, next) => {
     const at = ctx.oidc?.entities?.AccessToken;
     if (at?.jkt) dpop.jkt = at.jkt;
   }
+  // The alg of an id_token the token endpoint answered (its JOSE header).
+  let idTokenAlg;
+  if (ctx.path === '/token' && typeof ctx.body?.id_token === 'string') {
+    try {
+      idTokenAlg = JSON.parse(Buffer.from(ctx.body.id_token.split('.')[0], 'base64url')).alg;
+    } catch {
+      idTokenAlg = 'unreadable';
+    }
+  }
   emit('request', {
     ...dpop,
+    id_token_alg: idTokenAlg,
     path: ctx.path,
     method: ctx.method,
     status: ctx.status,
@@ -348,7 +367,7 @@ await listen('127.0.0.1').catch((err) => fail(`listen on 127.0.0.1:${port}: ${er
 // Browsers may try ::1 for localhost first; serve there too when it can.
 await listen('::1').catch(() => {});
 
-emit('listening', { issuer, port, kid: signingKey.kid, access_token_ttl: accessTokenTTL, clients: clients.map((c) => c.client_id) });
+emit('listening', { issuer, port, kid: signingKey.kid, es256_kid: ecSigningKey.kid, access_token_ttl: accessTokenTTL, clients: clients.map((c) => c.client_id) });
 
 function shutdown() {
   for (const s of servers) s.close();
