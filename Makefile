@@ -81,8 +81,7 @@ bench-load:
 	@command -v wrk >/dev/null 2>&1 || { echo "bench-load needs wrk: install it with 'apt-get install wrk' (Debian) and run again" >&2; exit 1; }
 	@mkdir -p bench/out
 	cd example && go build -o ../bench/out/example .
-	go build -o bench/out/load ./bench/load
-	go build -o bench/out/floor ./bench/floor
+	cd bench && go build -o out/load ./load && go build -o out/floor ./floor
 	./bench/out/load -out bench/out -example bench/out/example -floor bench/out/floor $(LOAD_FLAGS)
 	@if command -v gnuplot >/dev/null 2>&1; then \
 		gnuplot -e "outdir='bench/out'" bench/chart.gp && echo "wrote bench/out/load.png"; \
