@@ -47,9 +47,9 @@ func (a *Auth) FrontchannelLogoutHandler() http.Handler {
 		a.log.Warn("oidcauth: the provider does not advertise frontchannel_logout_session_supported: its front-channel logouts may lack iss and sid, and be refused")
 	}
 	csp := "default-src 'none'; frame-ancestors " + strings.Join(a.frameAncestors(), " ")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.observeLogout(spanFrontchannelLogout, logoutFrontchannel, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.handleFrontchannelLogout(w, r, csp)
-	})
+	}))
 }
 
 // frameAncestors are the origins that may frame the front-channel logout:
@@ -76,16 +76,16 @@ func (a *Auth) handleFrontchannelLogout(w http.ResponseWriter, r *http.Request, 
 	h.Set("Content-Security-Policy", csp)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
-		a.frontchannelRefuse(w, http.StatusMethodNotAllowed, fmt.Errorf("method %s", printable(r.Method, 16)))
+		a.frontchannelRefuse(w, r, http.StatusMethodNotAllowed, fmt.Errorf("method %s", printable(r.Method, 16)))
 		return
 	}
 	iss, sid, err := parseFrontchannel(r.URL.RawQuery)
 	if err != nil {
-		a.frontchannelRefuse(w, http.StatusBadRequest, err)
+		a.frontchannelRefuse(w, r, http.StatusBadRequest, err)
 		return
 	}
 	if !a.acceptsIssuer(iss) {
-		a.frontchannelRefuse(w, http.StatusBadRequest, fmt.Errorf("iss %q is not this provider's issuer", printable(iss, 200)))
+		a.frontchannelRefuse(w, r, http.StatusBadRequest, fmt.Errorf("iss %q is not this provider's issuer", printable(iss, 200)))
 		return
 	}
 	ctx := r.Context()
@@ -96,7 +96,8 @@ func (a *Auth) handleFrontchannelLogout(w http.ResponseWriter, r *http.Request, 
 	}
 	if err != nil {
 		// The provider does not retry: say so in the log, loudly.
-		a.log.Error("oidcauth: front-channel logout failed; some sessions of the provider session may remain", "sid", sid, "err", err)
+		recordFailure(ctx, sessionError("The logout could not be completed.", err))
+		a.log.ErrorContext(ctx, "oidcauth: front-channel logout failed; some sessions of the provider session may remain", "sid", sid, "err", err)
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)
 		fmt.Fprintln(w, "The logout could not be completed.")
@@ -106,14 +107,14 @@ func (a *Auth) handleFrontchannelLogout(w http.ResponseWriter, r *http.Request, 
 		// Only a sid that had sessions costs writes: anonymous requests with
 		// made-up sids cost one read.
 		if err := a.storeDelete(ctx, key); err != nil {
-			a.log.Warn("oidcauth: front-channel logout: deleting the sid index failed", "err", err)
+			a.log.WarnContext(ctx, "oidcauth: front-channel logout: deleting the sid index failed", "err", err)
 		}
 		ended := endedKey(iss, "sid", sid)
 		if err := a.storeCommit(ctx, ended, strconv.AppendInt(nil, time.Now().Unix(), 10), time.Now().Add(max(a.sm.Lifetime, pendingTTL))); err != nil {
-			a.log.Error("oidcauth: front-channel logout: remembering the logout failed; a login under way may complete", "err", err)
+			a.log.ErrorContext(ctx, "oidcauth: front-channel logout: remembering the logout failed; a login under way may complete", "err", err)
 		}
 	}
-	a.log.Info("oidcauth: front-channel logout", "sid", sid, "sessions", len(list))
+	a.log.InfoContext(ctx, "oidcauth: front-channel logout", "sid", sid, "sessions", len(list))
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
@@ -157,8 +158,9 @@ func parseFrontchannel(rawQuery string) (iss, sid string, err error) {
 }
 
 // frontchannelRefuse answers a refused front-channel logout, and logs why.
-func (a *Auth) frontchannelRefuse(w http.ResponseWriter, status int, cause error) {
-	a.log.Warn("oidcauth: front-channel logout refused", "status", status, "err", cause)
+func (a *Auth) frontchannelRefuse(w http.ResponseWriter, r *http.Request, status int, cause error) {
+	recordFailure(r.Context(), newError(ErrBadRequest, "invalid_request", "The logout request was refused.", cause))
+	a.log.WarnContext(r.Context(), "oidcauth: front-channel logout refused", "status", status, "err", cause)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	fmt.Fprintln(w, "The logout request was refused.")

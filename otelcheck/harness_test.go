@@ -79,6 +79,10 @@ func newRig(t testing.TB, cfg oidctest.Config, opts ...oidcauth.Option) *rig {
 	mux.Handle("GET /private", r.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		io.WriteString(w, "ok")
 	})))
+	mux.Handle("GET /sid", r.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		c, _ := oidcauth.ClaimsFromContext(req.Context())
+		io.WriteString(w, c.SessionID)
+	})))
 	mux.Handle("GET /token", r.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		tok, err := r.auth.Token(req)
 		if err != nil {

@@ -238,6 +238,47 @@ func TestBackchannelLogoutTelemetry(t *testing.T) {
 	r.checkNoSecrets(loginSecrets)
 }
 
+// TestFrontchannelLogoutTelemetry: a front-channel logout has its span and
+// counts an oidcauth.logout of kind frontchannel; a refused one (a foreign
+// iss) ends its span with invalid_request and counts nothing.
+func TestFrontchannelLogoutTelemetry(t *testing.T) {
+	r := newRig(t, oidctest.Config{})
+	r.login()
+	sid := r.b.Get("/sid").Body
+	if sid == "" {
+		t.Fatal("no sid in the login's claims")
+	}
+	frame := oidctest.NewBrowser(t, r.b.AppURL) // the provider's iframe: no cookie of the app
+	if resp := frame.Get("/frontchannel-logout?" + url.Values{"iss": {"https://other.example"}, "sid": {sid}}.Encode()); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a foreign iss: %d, want 400", resp.StatusCode)
+	}
+	refused := r.oneSpan("oidcauth.frontchannel_logout")
+	if attr(refused, "oidcauth.outcome") != "failure" || attr(refused, "error.type") != "invalid_request" {
+		t.Errorf("refused front-channel logout span: %v", refused.Attributes)
+	}
+	if n := count(r.metrics(), "oidcauth.logout"); n != -1 {
+		t.Errorf("oidcauth.logout = %d after a refused logout, want no point", n)
+	}
+	if resp := frame.Get("/frontchannel-logout?" + url.Values{"iss": {r.op.Issuer}, "sid": {sid}}.Encode()); resp.StatusCode != http.StatusOK {
+		t.Fatalf("front-channel logout: %d", resp.StatusCode)
+	}
+	spans := r.spansNamed("oidcauth.frontchannel_logout")
+	if len(spans) != 2 || attr(spans[1], "oidcauth.outcome") != "success" || attr(spans[1], "oidcauth.logout.kind") != "frontchannel" {
+		t.Fatalf("front-channel logout spans %v, want a second one with success", spans)
+	}
+	if n := count(r.metrics(), "oidcauth.logout", "oidcauth.logout.kind", "frontchannel"); n != 1 {
+		t.Errorf("oidcauth.logout{frontchannel} = %d, want 1", n)
+	}
+	lines := r.logLines("oidcauth: front-channel logout")
+	if len(lines) != 1 || lines[0]["span_id"] != spans[1].SpanContext.SpanID().String() {
+		t.Errorf("front-channel logout log lines %v, want one with the span's ID", lines)
+	}
+	if resp := r.b.Get("/private"); resp.StatusCode != http.StatusFound {
+		t.Errorf("GET /private after the front-channel logout: %d, want a redirect to log in", resp.StatusCode)
+	}
+	r.checkNoSecrets(loginSecrets)
+}
+
 // TestLogoutRevocationAndUserInfoTelemetry: RP-initiated logout, the
 // revocation of the login's tokens, and userinfo at login have their spans
 // and points; a key rotation is fetched with reason unknown_key.
