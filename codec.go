@@ -17,17 +17,23 @@ import (
 type sessionCodec struct{}
 
 const (
-	codecLogin byte = 0x4c // 'L': a session holding only a login
-	codecGob   byte = 0x47 // 'G': scs.GobCodec follows
+	codecLogin       byte = 0x4c // 'L': a session holding only a login
+	codecLoginIssuer byte = 0x49 // 'I': the same, with the login's issuer (multi-tenant)
+	codecGob         byte = 0x47 // 'G': scs.GobCodec follows
 )
 
 // Encode encodes the deadline and values of a session.
 func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 	if l, ok := values[sessionKey].(*login); ok && len(values) == 1 {
-		b := make([]byte, 0, 64+len(l.ID)+len(l.Subject)+len(l.SessionID)+len(l.Tag))
-		b = append(b, codecLogin)
+		fields := []string{l.ID, l.Subject, l.SessionID, l.Tag, l.Issuer}
+		marker := codecLoginIssuer
+		if l.Issuer == "" {
+			fields, marker = fields[:4], codecLogin
+		}
+		b := make([]byte, 0, 64+len(l.ID)+len(l.Subject)+len(l.SessionID)+len(l.Tag)+len(l.Issuer))
+		b = append(b, marker)
 		b = binary.AppendVarint(b, deadline.UnixNano())
-		for _, s := range [...]string{l.ID, l.Subject, l.SessionID, l.Tag} {
+		for _, s := range fields {
 			b = binary.AppendUvarint(b, uint64(len(s)))
 			b = append(b, s...)
 		}
@@ -47,8 +53,8 @@ func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, e
 func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if len(b) > 0 {
 		switch b[0] {
-		case codecLogin:
-			if deadline, l, err := decodeLogin(b[1:]); err == nil {
+		case codecLogin, codecLoginIssuer:
+			if deadline, l, err := decodeLogin(b[1:], b[0] == codecLoginIssuer); err == nil {
 				return deadline, map[string]any{sessionKey: l}, nil
 			}
 		case codecGob:
@@ -62,14 +68,19 @@ func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 
 var errCodec = errors.New("malformed session record")
 
-func decodeLogin(b []byte) (time.Time, *login, error) {
+// decodeLogin decodes a login record, with its issuer when withIssuer.
+func decodeLogin(b []byte, withIssuer bool) (time.Time, *login, error) {
 	deadline, n := binary.Varint(b)
 	if n <= 0 {
 		return time.Time{}, nil, errCodec
 	}
 	b = b[n:]
-	var fields [4]string
-	for i := range fields {
+	var fields [5]string
+	count := 4
+	if withIssuer {
+		count = 5
+	}
+	for i := range count {
 		size, n := binary.Uvarint(b)
 		if n <= 0 || uint64(len(b)-n) < size {
 			return time.Time{}, nil, errCodec
@@ -85,7 +96,7 @@ func decodeLogin(b []byte) (time.Time, *login, error) {
 	if n2 <= 0 || n1+n2 != len(b) {
 		return time.Time{}, nil, errCodec
 	}
-	l := &login{ID: fields[0], Subject: fields[1], SessionID: fields[2], Tag: fields[3], LoginTime: time.Unix(0, loginTime).UTC()}
+	l := &login{ID: fields[0], Subject: fields[1], SessionID: fields[2], Tag: fields[3], Issuer: fields[4], LoginTime: time.Unix(0, loginTime).UTC()}
 	if seen != 0 {
 		l.Seen = time.Unix(0, seen)
 	}
