@@ -173,8 +173,9 @@ func TestMultiTenantRefusals(t *testing.T) {
 	})
 }
 
-// TestMultiTenantRefreshKeepsTheTenant: a refreshed id_token of another
-// tenant than the login's ends the login.
+// TestMultiTenantRefreshKeepsTheTenant: the login keeps its tenant across
+// requests and refreshes; a refreshed id_token of another tenant than the
+// login's ends the login.
 func TestMultiTenantRefreshKeepsTheTenant(t *testing.T) {
 	t.Parallel()
 	var last error
@@ -182,10 +183,14 @@ func TestMultiTenantRefreshKeepsTheTenant(t *testing.T) {
 	h := newHarnessWith(t, op, WithMultiTenantIssuer(), offline, recordErrors(&last))
 	h.mustLogin("/me")
 	expireTokens(t, h)
+	if resp := h.do(http.MethodGet, "/api/token", nil); resp.StatusCode != http.StatusOK || op.CountGrants("refresh_token") != 1 {
+		t.Fatalf("a refresh of the login's own tenant: %d %s, error %v", resp.StatusCode, body(resp), last)
+	}
+	expireTokens(t, h)
 	op.SetTenant(tenantB) // a valid tenant, but not the login's
 	resp := h.do(http.MethodGet, "/api/token", nil)
-	if resp.StatusCode != http.StatusBadGateway || !errors.Is(last, ErrIDToken) || op.CountGrants("refresh_token") != 1 {
-		t.Fatalf("GET /api/token: %d %s, error %v; want 502 ErrIDToken after one refresh", resp.StatusCode, body(resp), last)
+	if resp.StatusCode != http.StatusBadGateway || !errors.Is(last, ErrIDToken) || op.CountGrants("refresh_token") != 2 {
+		t.Fatalf("GET /api/token: %d %s, error %v; want 502 ErrIDToken after a second refresh", resp.StatusCode, body(resp), last)
 	}
 	if stored(t, h) != nil || h.apiStatus() != http.StatusUnauthorized {
 		t.Fatal("the login survived a refresh with another tenant's id_token")
