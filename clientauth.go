@@ -3,6 +3,8 @@ package oidcauth
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +15,25 @@ import (
 // How the client authenticates its own requests to the provider: the token
 // endpoint (through x/oauth2) and the requests oidcauth builds itself
 // (pushed authorization, revocation).
+
+// postAsClient POSTs form to endpoint, authenticated as the client is at
+// the token endpoint. A transport error names the endpoint and its cause,
+// never the body, which holds the client's credentials and tokens.
+func (a *Auth) postAsClient(ctx context.Context, endpoint string, form url.Values) (*http.Response, error) {
+	req, err := a.clientRequest(ctx, endpoint, form)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, fmt.Errorf("%s %s: %v", ue.Op, req.URL.Redacted(), ue.Err)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
 
 // clientRequest builds a POST of form to endpoint, authenticated as the
 // client is at the token endpoint.

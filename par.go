@@ -156,18 +156,8 @@ func (a *Auth) push(ctx context.Context, login url.Values) (string, error) {
 	for k, vs := range login {
 		form[k] = vs
 	}
-	req, err := a.clientRequest(ctx, a.par.endpoint, form)
+	resp, err := a.postAsClient(ctx, a.par.endpoint, form)
 	if err != nil {
-		return "", err
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		// A *url.Error names the endpoint and the cause; the body held the
-		// client's credentials.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return "", fmt.Errorf("%s %s: %v", ue.Op, req.URL.Redacted(), ue.Err)
-		}
 		return "", err
 	}
 	defer resp.Body.Close()

@@ -67,16 +67,8 @@ var errRevocation = newError(ErrSession, "revocation_failed", "", nil)
 // the token endpoint.
 func (a *Auth) revoke(ctx context.Context, token, hint string) error {
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	req, err := a.clientRequest(ctx, a.meta.RevocationEndpoint, form)
+	resp, err := a.postAsClient(ctx, a.meta.RevocationEndpoint, form)
 	if err != nil {
-		return err
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		// A *url.Error names the endpoint and the cause; the body held the token.
-		if ue, ok := err.(*url.Error); ok {
-			return fmt.Errorf("%s %s: %v", ue.Op, req.URL.Redacted(), ue.Err)
-		}
 		return err
 	}
 	defer resp.Body.Close()
