@@ -56,22 +56,26 @@ const (
 // protection that refuses requests without an Origin (the provider's request
 // has none; http.CrossOriginProtection lets such requests through).
 func (a *Auth) BackchannelLogoutHandler() http.Handler {
-	// go-oidc checks the signature, algorithm, iss and aud; exp is optional
-	// for logout tokens and checked here with the other claims. go-oidc's
-	// VerifyLogout is not used: it requires exp, and checks neither typ nor
-	// that the event is an object (SECURITY.md, "Back-channel logout").
-	v := oidc.NewVerifier(a.issuer, a.keys, &oidc.Config{
-		ClientID:             a.clientID,
-		SupportedSigningAlgs: a.signingAlgs,
-		SkipExpiryCheck:      true,
-		SkipIssuerCheck:      a.tenancy != nil, // checked by tokenIssuer
-	})
-	if a.meta.BackchannelLogoutSupported && a.sidRequired && !a.meta.BackchannelLogoutSessionSupported {
-		a.log.Warn("oidcauth: back-channel logout requires sid, but the provider does not advertise backchannel_logout_session_supported: its logout tokens may all be refused")
+	for _, p := range a.providers {
+		if p.meta.BackchannelLogoutSupported && a.sidRequired && !p.meta.BackchannelLogoutSessionSupported {
+			a.log.Warn("oidcauth: back-channel logout requires sid, but the provider does not advertise backchannel_logout_session_supported: its logout tokens may all be refused", "provider", p.name)
+		}
 	}
-	return a.observeLogout(spanBackchannelLogout, logoutBackchannel, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.handleBackchannelLogout(w, r, v)
-	}))
+	return a.observeLogout(spanBackchannelLogout, logoutBackchannel, http.HandlerFunc(a.handleBackchannelLogout))
+}
+
+// newLogoutTokenVerifier is go-oidc's verifier of p's logout tokens. It
+// checks the signature, algorithm, iss and aud; exp is optional for logout
+// tokens and checked with the other claims (verifyLogoutToken). go-oidc's
+// VerifyLogout is not used: it requires exp, and checks neither typ nor
+// that the event is an object (SECURITY.md, "Back-channel logout").
+func newLogoutTokenVerifier(p *provider) *oidc.IDTokenVerifier {
+	return oidc.NewVerifier(p.issuer, p.keys, &oidc.Config{
+		ClientID:             p.clientID,
+		SupportedSigningAlgs: p.signingAlgs,
+		SkipExpiryCheck:      true,
+		SkipIssuerCheck:      p.tenancy != nil, // checked by tokenIssuer
+	})
 }
 
 // logoutToken is a verified logout token.
@@ -96,7 +100,7 @@ func (e *logoutError) Error() string {
 
 func refuse(public string, cause error) error { return &logoutError{public, cause} }
 
-func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v *oidc.IDTokenVerifier) {
+func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -115,7 +119,7 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 		return
 	}
 	ctx := r.Context()
-	lt, err := a.verifyLogoutToken(ctx, v, raw[0])
+	lt, err := a.verifyLogoutToken(ctx, raw[0])
 	if err != nil {
 		a.backchannelError(w, r, http.StatusBadRequest, "invalid_request", err)
 		return
@@ -159,6 +163,31 @@ func (a *Auth) handleBackchannelLogout(w http.ResponseWriter, r *http.Request, v
 	w.WriteHeader(http.StatusOK)
 }
 
+// logoutTokenProvider is the provider whose issuer the unverified iss of
+// the logout token raw names: the one whose keys and client the token is
+// then verified against. With one provider, it is that one (its verifier
+// refuses another iss).
+func (a *Auth) logoutTokenProvider(raw string) (*provider, error) {
+	if !a.several() {
+		return a.primary(), nil
+	}
+	payload, err := jwtPayload(raw)
+	var c struct {
+		Issuer string `json:"iss"`
+	}
+	if err == nil {
+		err = json.Unmarshal(payload, &c)
+	}
+	if err != nil {
+		return nil, refuse("the logout token is malformed", err)
+	}
+	p := a.providerOfIssuer(c.Issuer)
+	if p == nil {
+		return nil, refuse("the logout token is from an unknown issuer", fmt.Errorf("iss %q", printable(c.Issuer, 200)))
+	}
+	return p, nil
+}
+
 // backchannelError answers a refused back-channel logout with the JSON error
 // of the spec (section 2.8), and logs why.
 func (a *Auth) backchannelError(w http.ResponseWriter, r *http.Request, status int, code string, err error) {
@@ -176,11 +205,17 @@ func (a *Auth) backchannelError(w http.ResponseWriter, r *http.Request, status i
 	writeJSONError(w, status, code, public)
 }
 
-// verifyLogoutToken checks raw as section 2.6 of the spec asks.
-func (a *Auth) verifyLogoutToken(ctx context.Context, v *oidc.IDTokenVerifier, raw string) (*logoutToken, error) {
+// verifyLogoutToken checks raw as section 2.6 of the spec asks, against
+// the provider its iss names: its keys, its issuer and its client.
+func (a *Auth) verifyLogoutToken(ctx context.Context, raw string) (*logoutToken, error) {
+	p, err := a.logoutTokenProvider(raw)
+	if err != nil {
+		return nil, err
+	}
+	observeProvider(ctx, p)
 	// Signature (with a key of the provider's set), algorithm (never none,
 	// never an HMAC), iss and aud containing the client ID.
-	idt, err := v.Verify(ctx, raw)
+	idt, err := p.logoutTokens.Verify(ctx, raw)
 	if err != nil {
 		return nil, refuse("the logout token's signature, algorithm, issuer or audience is invalid", err)
 	}
@@ -196,7 +231,7 @@ func (a *Auth) verifyLogoutToken(ctx context.Context, v *oidc.IDTokenVerifier, r
 	// iss again, and a multi-tenant issuer's rules.
 	tid, err := stringClaim(c, "tid")
 	if err == nil {
-		lt.iss, err = a.tokenIssuer(idt.Issuer, tid)
+		lt.iss, err = p.tokenIssuer(idt.Issuer, tid)
 	}
 	if err != nil {
 		return nil, refuse("the logout token's issuer or tenant is invalid", err)
@@ -231,7 +266,7 @@ func (a *Auth) verifyLogoutToken(ctx context.Context, v *oidc.IDTokenVerifier, r
 	}
 	// azp as for id_tokens.
 	azp, err := stringClaim(c, "azp")
-	if err != nil || azp != "" && azp != a.clientID {
+	if err != nil || azp != "" && azp != p.clientID {
 		return nil, refuse("the logout token was issued to another client (azp)", err)
 	}
 	if len(idt.Audience) > 1 && azp == "" {

@@ -384,7 +384,7 @@ func TestLogoutTokenJTIKeptBounded(t *testing.T) {
 	if resp := postLogout(t, uri, logoutForm(h.op.SignTyped(c, "logout+jwt")), nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("logout: %d %s", resp.StatusCode, body(resp))
 	}
-	expiry, ok := store.expiry(jtiKey(h.auth.issuer, c["jti"].(string)))
+	expiry, ok := store.expiry(jtiKey(h.auth.primary().issuer, c["jti"].(string)))
 	if !ok {
 		t.Fatal("the jti is not remembered")
 	}

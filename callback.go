@@ -24,9 +24,27 @@ const maxExchanges = 32
 // CallbackHandler returns the handler for the redirect URI. It checks the
 // state, exchanges the code with the PKCE verifier, verifies the id_token,
 // renews the session token and sends the browser back to the page it first
-// asked for. Mount it at the path of the redirect URL, for GET.
+// asked for. Mount it at the path of the redirect URL, for GET. With
+// several providers (WithProvider) it serves each provider's redirect URL
+// and knows the provider by the request's path, which must be that URL's
+// path: mount it at each, or under a prefix holding them all.
 func (a *Auth) CallbackHandler() http.Handler {
-	return a.observeCallback(a.withSession(a.handleCallback))
+	handlers := make(map[*provider]http.Handler, len(a.providers))
+	for _, p := range a.providers {
+		handlers[p] = p.observeCallback(a.withSession(func(w http.ResponseWriter, r *http.Request) {
+			a.handleCallback(w, r, p)
+		}))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := a.providerAtPath(r.URL.Path)
+		if p == nil {
+			setNoStore(w.Header())
+			a.fail(w, r, badRequest("invalid_request", "The login response arrived at an unknown address.",
+				fmt.Errorf("no provider's redirect URL has the path %q", printable(r.URL.Path, 200))).withStatus(http.StatusNotFound))
+			return
+		}
+		handlers[p].ServeHTTP(w, r)
+	})
 }
 
 // callbackParams are the authorization response's parameters.
@@ -86,8 +104,9 @@ func parseCallback(rawQuery string) (callbackParams, error) {
 // claims, nonce, requested authentication), userinfo when asked, and last
 // the session: a new token (no fixation), the deadline cap, the session
 // index, the token record, and the login in the session. Any failure
-// answers through the error handler and leaves no session behind.
-func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
+// answers through the error handler and leaves no session behind. prov is
+// the provider whose redirect URL the request arrived at.
+func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request, prov *provider) {
 	setNoStore(w.Header())
 	if !a.requireMethod(w, r, "The callback takes GET.", http.MethodGet) {
 		return
@@ -103,12 +122,20 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	// RFC 9700 4.4 (mix-up): the response must arrive at the redirect URL
+	// of the provider the login was started at, before anything is sent to
+	// any provider.
+	if started := a.pendingProvider(pending); started != prov {
+		a.fail(w, r, newError(ErrIssuerMismatch, "issuer_mismatch", "The login response came from an unexpected provider.",
+			fmt.Errorf("the login was started at provider %q; its response arrived at the redirect URL of %q", printable(pending.Provider, 64), prov.name)))
+		return
+	}
 	// RFC 9207: a present iss must be the issuer (with a multi-tenant one, an
 	// allowed tenant's, which the id_token's must then equal); an advertised
 	// one must be present.
-	if (p.hasIss || a.meta.IssParameterSupported) && !a.acceptsIssuer(p.iss) {
+	if (p.hasIss || prov.meta.IssParameterSupported) && !prov.acceptsIssuer(p.iss) {
 		a.fail(w, r, newError(ErrIssuerMismatch, "issuer_mismatch",
-			"The login response came from an unexpected provider.", fmt.Errorf("iss parameter %q, want %q", printable(p.iss, 200), a.issuer)))
+			"The login response came from an unexpected provider.", fmt.Errorf("iss parameter %q, want %q", printable(p.iss, 200), prov.issuer)))
 		return
 	}
 	if p.err != "" && silentFailure(pending, p.err) {
@@ -131,17 +158,17 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// With DPoP, a new key for this login, bound to its tokens.
-	xr, dk, err := a.dpopLogin(r)
+	xr, dk, err := prov.dpopLogin(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	tok, err := a.exchange(xr, p.code, pending.Verifier)
+	tok, err := a.exchange(xr, prov, p.code, pending.Verifier)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	l, ts, err := a.verifyTokens(r, tok, pending)
+	l, ts, err := a.verifyTokens(r, prov, tok, pending)
 	if err == nil {
 		err = ts.keepDPoPKey(dk)
 	}
@@ -154,8 +181,8 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request) {
 			fmt.Errorf("the id_token's iss %q is not the iss parameter %q", a.issuerOf(l), printable(p.iss, 200))))
 		return
 	}
-	if a.tokens.userInfoClaims {
-		if err := a.loginUserInfo(ctx, l, ts); err != nil {
+	if prov.userInfo {
+		if err := a.loginUserInfo(ctx, prov, l, ts); err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -252,11 +279,11 @@ func (a *Auth) takePending(ctx context.Context, w http.ResponseWriter, r *http.R
 	return p, nil
 }
 
-// exchange trades the code for tokens, with the PKCE verifier.
-func (a *Auth) exchange(r *http.Request, code, verifier string) (tok *oauth2.Token, err error) {
-	ctx, span := a.tel.startSpan(r.Context(), spanCodeExchange)
+// exchange trades the code for tokens at p, with the PKCE verifier.
+func (a *Auth) exchange(r *http.Request, p *provider, code, verifier string) (tok *oauth2.Token, err error) {
+	ctx, span := p.tel.startSpan(r.Context(), spanCodeExchange)
 	defer func() { endSpan(span, err) }()
-	ctx, cancel := a.providerContext(ctx)
+	ctx, cancel := p.context(ctx)
 	defer cancel()
 	// Anyone can start a login and post its callback with a made-up code:
 	// bound the client-authenticated token requests that can cause at once.
@@ -267,7 +294,7 @@ func (a *Auth) exchange(r *http.Request, code, verifier string) (tok *oauth2.Tok
 		return nil, newError(ErrExchange, "temporarily_unavailable", "Too many logins are under way. Please try again in a moment.",
 			errors.New("no code exchange slot freed within the timeout")).withStatus(http.StatusServiceUnavailable)
 	}
-	tok, err = a.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	tok, err = p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		return nil, newError(ErrExchange, "exchange_failed", "The login could not be completed with the provider.", tokenError(err))
 	}

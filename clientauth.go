@@ -19,12 +19,12 @@ import (
 // postAsClient POSTs form to endpoint, authenticated as the client is at
 // the token endpoint. A transport error names the endpoint and its cause,
 // never the body, which holds the client's credentials and tokens.
-func (a *Auth) postAsClient(ctx context.Context, endpoint string, form url.Values) (*http.Response, error) {
-	req, err := a.clientRequest(ctx, endpoint, form)
+func (p *provider) postAsClient(ctx context.Context, endpoint string, form url.Values) (*http.Response, error) {
+	req, err := p.clientRequest(ctx, endpoint, form)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.client.Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -37,15 +37,15 @@ func (a *Auth) postAsClient(ctx context.Context, endpoint string, form url.Value
 
 // clientRequest builds a POST of form to endpoint, authenticated as the
 // client is at the token endpoint.
-func (a *Auth) clientRequest(ctx context.Context, endpoint string, form url.Values) (*http.Request, error) {
-	switch a.authMethod {
+func (p *provider) clientRequest(ctx context.Context, endpoint string, form url.Values) (*http.Request, error) {
+	switch p.authMethod {
 	case AuthMethodPost:
-		form.Set("client_id", a.oauth.ClientID)
-		form.Set("client_secret", a.oauth.ClientSecret)
+		form.Set("client_id", p.oauth.ClientID)
+		form.Set("client_secret", p.oauth.ClientSecret)
 	case AuthMethodNone:
-		form.Set("client_id", a.oauth.ClientID)
+		form.Set("client_id", p.oauth.ClientID)
 	case AuthMethodPrivateKeyJWT:
-		if err := a.clientKeys.addAssertion(form); err != nil {
+		if err := p.clientKeys.addAssertion(form); err != nil {
 			return nil, err
 		}
 	}
@@ -55,9 +55,9 @@ func (a *Auth) clientRequest(ctx context.Context, endpoint string, form url.Valu
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	if a.authMethod == AuthMethodBasic {
+	if p.authMethod == AuthMethodBasic {
 		// RFC 6749 2.3.1: each form-urlencoded, as x/oauth2 does.
-		req.SetBasicAuth(url.QueryEscape(a.oauth.ClientID), url.QueryEscape(a.oauth.ClientSecret))
+		req.SetBasicAuth(url.QueryEscape(p.oauth.ClientID), url.QueryEscape(p.oauth.ClientSecret))
 	}
 	return req, nil
 }
@@ -66,12 +66,12 @@ func (a *Auth) clientRequest(ctx context.Context, endpoint string, form url.Valu
 // exchange, refresh): hc itself, or with private_key_jwt hc with a transport
 // that adds a fresh client assertion to every POST to the token endpoint,
 // which x/oauth2 cannot do itself.
-func (a *Auth) tokenClient(hc *http.Client) *http.Client {
-	if a.clientKeys == nil {
+func (p *provider) tokenClient(hc *http.Client) *http.Client {
+	if p.clientKeys == nil {
 		return hc
 	}
 	c := *hc
-	c.Transport = &assertionTransport{base: hc.Transport, tokenURL: a.meta.TokenEndpoint, keys: a.clientKeys}
+	c.Transport = &assertionTransport{base: hc.Transport, tokenURL: p.meta.TokenEndpoint, keys: p.clientKeys}
 	return &c
 }
 

@@ -254,7 +254,8 @@ func (a *Auth) ClientJWKSHandler() http.Handler {
 		if !a.requireMethod(w, r, "Use GET for the key set.", http.MethodGet, http.MethodHead) {
 			return
 		}
-		if a.clientKeys == nil {
+		jwks := a.clientJWKS()
+		if jwks == nil {
 			http.NotFound(w, r)
 			return
 		}
@@ -262,15 +263,40 @@ func (a *Auth) ClientJWKSHandler() http.Handler {
 		h.Set("Content-Type", "application/jwk-set+json")
 		h.Set("Cache-Control", "public, max-age=300")
 		h.Set("X-Content-Type-Options", "nosniff")
-		w.Write(a.clientKeys.jwks)
+		w.Write(jwks)
 	})
 }
 
 // ClientJWKS returns the client's public key set, as ClientJWKSHandler
-// serves it, or nil without a client key.
-func (a *Auth) ClientJWKS() []byte {
-	if a.clientKeys == nil {
-		return nil
+// serves it, or nil without a client key. With several providers
+// (WithProvider) it holds the keys of each, in the providers' order.
+func (a *Auth) ClientJWKS() []byte { return slices.Clone(a.clientJWKS()) }
+
+// clientJWKS is the key set of the providers' client keys; nil when none
+// has one.
+func (a *Auth) clientJWKS() []byte {
+	var sets [][]byte
+	for _, p := range a.providers {
+		if p.clientKeys != nil {
+			sets = append(sets, p.clientKeys.jwks)
+		}
 	}
-	return slices.Clone(a.clientKeys.jwks)
+	switch len(sets) {
+	case 0:
+		return nil
+	case 1:
+		return sets[0]
+	}
+	var all struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	for _, s := range sets {
+		var set struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		json.Unmarshal(s, &set) // made by newClientKeys
+		all.Keys = append(all.Keys, set.Keys...)
+	}
+	b, _ := json.Marshal(all)
+	return b
 }

@@ -325,8 +325,8 @@ func TestClientKeyOptions(t *testing.T) {
 	}
 	op.SetTamper(oidctest.Tamper{})
 	a, err := New(context.Background(), op.Issuer, WithClientID("client"), WithRedirectURL("http://127.0.0.1/callback"), WithClientKey(good, ""))
-	if err != nil || a.authMethod != AuthMethodPrivateKeyJWT {
-		t.Fatalf("a key alone: %v, method %q; want private_key_jwt", err, a.authMethod)
+	if err != nil || a.primary().authMethod != AuthMethodPrivateKeyJWT {
+		t.Fatalf("a key alone: %v, method %q; want private_key_jwt", err, a.primary().authMethod)
 	}
 	// No key: private_key_jwt is never picked from discovery.
 	m := &metadata{TokenEndpointAuthMethods: []string{"private_key_jwt"}}

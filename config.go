@@ -78,6 +78,11 @@ type config struct {
 	silentLogin bool
 	loginHook   LoginHook
 	logoutHook  LogoutHook
+	chooser     http.Handler // WithLoginChooser (chooser.go)
+
+	// Several providers (providers.go).
+	providerName string
+	providers    []providerSpec
 }
 
 // Defaults. They are the strict ones; each has an option to change it.

@@ -230,11 +230,11 @@ func (ts *tokenSet) isDPoP() bool { return strings.EqualFold(ts.TokenType, "DPoP
 
 // dpopLogin gives a new login its key: r with the key in its context for
 // the code exchange, and the key. Without WithDPoP: r and nil.
-func (a *Auth) dpopLogin(r *http.Request) (*http.Request, *dpopKey, error) {
-	if a.dpop == nil {
+func (p *provider) dpopLogin(r *http.Request) (*http.Request, *dpopKey, error) {
+	if p.dpop == nil {
 		return r, nil, nil
 	}
-	k, err := a.dpop.newKey()
+	k, err := p.dpop.newKey()
 	if err != nil {
 		return nil, nil, newError(ErrExchange, "server_error", "The login could not be completed. Please try again later.", err)
 	}
@@ -258,8 +258,8 @@ func (ts *tokenSet) keepDPoPKey(k *dpopKey) error {
 // dpopRefresh puts the login's key in the context of its refresh. A login
 // without a key (made before WithDPoP was on) cannot refresh under it: the
 // error ends the login.
-func (a *Auth) dpopRefresh(ctx context.Context, cur *tokenSet) (context.Context, error) {
-	if a.dpop == nil {
+func (p *provider) dpopRefresh(ctx context.Context, cur *tokenSet) (context.Context, error) {
+	if p.dpop == nil {
 		return ctx, nil
 	}
 	k, err := cur.dpopKey()

@@ -50,8 +50,8 @@ func TestDPoPOptions(t *testing.T) {
 				return
 			}
 			h := newHarnessWith(t, op, tt.opt)
-			if h.auth.dpop.alg != tt.alg {
-				t.Fatalf("proof algorithm %s, want %s", h.auth.dpop.alg, tt.alg)
+			if h.auth.primary().dpop.alg != tt.alg {
+				t.Fatalf("proof algorithm %s, want %s", h.auth.primary().dpop.alg, tt.alg)
 			}
 			op.SetTamper(oidctest.Tamper{})
 			h.mustLogin("/me")

@@ -185,11 +185,15 @@ func (ts *tokenSet) proofKey() (*dpopKey, error) {
 	return k, err
 }
 
-// dpopNonces is the DPoP state that remembers nonces: WithDPoP's, or one
-// for this call alone when a DPoP-bound login outlived WithDPoP.
+// dpopNonces is the DPoP state that remembers nonces: the first
+// provider's with WithDPoP (nonces are kept by the server's origin, so
+// every login shares them), or one for this call alone when a DPoP-bound
+// login outlived WithDPoP.
 func (a *Auth) dpopNonces() *dpopState {
-	if a.dpop != nil {
-		return a.dpop
+	for _, p := range a.providers {
+		if p.dpop != nil {
+			return p.dpop
+		}
 	}
 	return &dpopState{}
 }
@@ -253,9 +257,14 @@ func (a *Auth) AuthHeaders(r *http.Request, method, target string) (http.Header,
 // repeated once with new headers.
 func (a *Auth) DPoPNonce(resp *http.Response) bool {
 	nonce := resp.Header.Get("DPoP-Nonce")
-	if a.dpop == nil || nonce == "" || resp.Request == nil {
+	if nonce == "" || resp.Request == nil {
 		return false
 	}
-	a.dpop.nonces.put(origin(resp.Request.URL), nonce)
+	for _, p := range a.providers {
+		if p.dpop != nil {
+			p.dpop.nonces.put(origin(resp.Request.URL), nonce)
+			break // dpopNonces reads the first one's
+		}
+	}
 	return resourceAsksNonce(resp)
 }

@@ -54,24 +54,24 @@ func applyFAPI2(cfg *config) error {
 
 // checkFAPI2 refuses a provider, or a client key, that cannot follow the
 // profile, and keeps only the id_token algorithms it allows.
-func (a *Auth) checkFAPI2(cfg *config) error {
+func (p *provider) checkFAPI2(cfg *config) error {
 	if !cfg.fapi2 {
 		return nil
 	}
-	if !a.meta.IssParameterSupported {
+	if !p.meta.IssParameterSupported {
 		return optionError("WithFAPI2", "the provider does not say authorization_response_iss_parameter_supported (RFC 9207), which FAPI 2.0 requires (Endpoints.IssParameter when given by hand)")
 	}
 	var algs []string
-	for _, alg := range a.signingAlgs {
+	for _, alg := range p.signingAlgs {
 		if slices.Contains(fapiAlgs, alg) {
 			algs = append(algs, alg)
 		}
 	}
 	if len(algs) == 0 {
-		return optionError("WithFAPI2", "the provider signs id_tokens with %v only; FAPI 2.0 allows %v", a.signingAlgs, fapiAlgs)
+		return optionError("WithFAPI2", "the provider signs id_tokens with %v only; FAPI 2.0 allows %v", p.signingAlgs, fapiAlgs)
 	}
-	a.signingAlgs = algs
-	if alg := string(a.clientKeys.alg); !slices.Contains(fapiAlgs, alg) {
+	p.signingAlgs = algs
+	if alg := string(p.clientKeys.alg); !slices.Contains(fapiAlgs, alg) {
 		return optionError("WithFAPI2", "the client key would sign its assertions with %s, which FAPI 2.0 forbids: use an EC P-256 or Ed25519 key, or a provider that takes PS256 (token_endpoint_auth_signing_alg_values_supported)", alg)
 	}
 	return nil

@@ -43,21 +43,38 @@ const frontchannelBody = "<!doctype html><title>Logged out</title>\n"
 // session and no cookie: browsers do not send the SameSite=Lax session
 // cookie into the provider's iframe.
 func (a *Auth) FrontchannelLogoutHandler() http.Handler {
-	if a.meta.FrontchannelLogoutSupported && !a.meta.FrontchannelLogoutSessionSupported {
-		a.log.Warn("oidcauth: the provider does not advertise frontchannel_logout_session_supported: its front-channel logouts may lack iss and sid, and be refused")
+	csps := make(map[*provider]string, len(a.providers))
+	var all []string
+	for _, p := range a.providers {
+		if p.meta.FrontchannelLogoutSupported && !p.meta.FrontchannelLogoutSessionSupported {
+			a.log.Warn("oidcauth: the provider does not advertise frontchannel_logout_session_supported: its front-channel logouts may lack iss and sid, and be refused", "provider", p.name)
+		}
+		origins := p.frameAncestors()
+		csps[p] = frameCSP(origins)
+		for _, o := range origins {
+			if !slices.Contains(all, o) {
+				all = append(all, o)
+			}
+		}
 	}
-	csp := "default-src 'none'; frame-ancestors " + strings.Join(a.frameAncestors(), " ")
+	refusal := frameCSP(all)
 	return a.observeLogout(spanFrontchannelLogout, logoutFrontchannel, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.handleFrontchannelLogout(w, r, csp)
+		a.handleFrontchannelLogout(w, r, refusal, csps)
 	}))
 }
 
-// frameAncestors are the origins that may frame the front-channel logout:
+// frameCSP is the Content-Security-Policy of a front-channel logout page
+// that origins may frame.
+func frameCSP(origins []string) string {
+	return "default-src 'none'; frame-ancestors " + strings.Join(origins, " ")
+}
+
+// frameAncestors are the origins that may frame p's front-channel logout:
 // the issuer's, and its end-session endpoint's when that is another (the
 // logout page that renders the iframes is served there).
-func (a *Auth) frameAncestors() []string {
+func (p *provider) frameAncestors() []string {
 	var origins []string
-	for _, s := range []string{a.issuer, a.meta.EndSessionEndpoint} {
+	for _, s := range []string{p.issuer, p.meta.EndSessionEndpoint} {
 		u, err := url.Parse(s)
 		if s == "" || err != nil || u.Host == "" {
 			continue
@@ -69,11 +86,14 @@ func (a *Auth) frameAncestors() []string {
 	return origins
 }
 
-func (a *Auth) handleFrontchannelLogout(w http.ResponseWriter, r *http.Request, csp string) {
+// handleFrontchannelLogout serves a front-channel logout: a refusal may be
+// framed by every provider's origins (refusal), a logout by its issuer's
+// provider's alone (csps).
+func (a *Auth) handleFrontchannelLogout(w http.ResponseWriter, r *http.Request, refusal string, csps map[*provider]string) {
 	h := w.Header()
 	setNoStore(h)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", csp)
+	h.Set("Content-Security-Policy", refusal)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
 		a.frontchannelRefuse(w, r, http.StatusMethodNotAllowed, fmt.Errorf("method %s", printable(r.Method, 16)))
@@ -84,11 +104,14 @@ func (a *Auth) handleFrontchannelLogout(w http.ResponseWriter, r *http.Request, 
 		a.frontchannelRefuse(w, r, http.StatusBadRequest, err)
 		return
 	}
-	if !a.acceptsIssuer(iss) {
-		a.frontchannelRefuse(w, r, http.StatusBadRequest, fmt.Errorf("iss %q is not this provider's issuer", printable(iss, 200)))
+	p := a.providerOfIssuer(iss)
+	if p == nil {
+		a.frontchannelRefuse(w, r, http.StatusBadRequest, fmt.Errorf("iss %q is not a provider's issuer", printable(iss, 200)))
 		return
 	}
 	ctx := r.Context()
+	observeProvider(ctx, p)
+	h.Set("Content-Security-Policy", csps[p])
 	key := sidIndexKey(iss, sid)
 	list, err := a.indexRead(ctx, key)
 	if err == nil {

@@ -184,7 +184,7 @@ func TestFrontchannelLogoutDuringACallback(t *testing.T) {
 // frame the page too when it is not the issuer's.
 func TestFrontchannelFrameAncestors(t *testing.T) {
 	t.Parallel()
-	a := &Auth{issuer: "https://op.example.com/tenant/v2", meta: metadata{EndSessionEndpoint: "https://logout.example.com:8443/end"}}
+	a := &provider{issuer: "https://op.example.com/tenant/v2", meta: metadata{EndSessionEndpoint: "https://logout.example.com:8443/end"}}
 	got := strings.Join(a.frameAncestors(), " ")
 	if want := "https://op.example.com https://logout.example.com:8443"; got != want {
 		t.Fatalf("frame ancestors %q, want %q", got, want)

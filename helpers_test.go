@@ -173,7 +173,7 @@ func (h *harness) startLogin(path string) *url.URL {
 		h.t.Fatalf("GET %s: status %d, want 302; body %s", path, resp.StatusCode, body(resp))
 	}
 	u, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || !strings.HasPrefix(u.String(), h.auth.meta.AuthorizationEndpoint+"?") {
+	if err != nil || !strings.HasPrefix(u.String(), h.auth.primary().meta.AuthorizationEndpoint+"?") {
 		h.t.Fatalf("GET %s: redirect to %q, want the provider", path, resp.Header.Get("Location"))
 	}
 	return u
@@ -305,9 +305,9 @@ func (h *harness) serveBackchannel() string {
 	h.t.Helper()
 	srv := httptest.NewServer(h.auth.LoadAndSave(h.auth.BackchannelLogoutHandler()))
 	h.t.Cleanup(srv.Close)
-	c, ok := h.op.Client(h.auth.clientID)
+	c, ok := h.op.Client(h.auth.primary().clientID)
 	if !ok {
-		h.t.Fatalf("no client %q at the provider", h.auth.clientID)
+		h.t.Fatalf("no client %q at the provider", h.auth.primary().clientID)
 	}
 	c.BackchannelLogoutURI = srv.URL + "/backchannel-logout"
 	h.op.SetClient(c)

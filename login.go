@@ -24,8 +24,8 @@ type login struct {
 	ID        string
 	Subject   string
 	SessionID string
-	// Issuer is the iss of the login's id_token; "" in sessions older than
-	// the field, which all logged in at the Auth's issuer (issuerOf).
+	// Issuer is the iss of the login's id_token; "" for New's provider's
+	// own issuer (issuerOf), which keeps those sessions as small.
 	Issuer    string
 	LoginTime time.Time
 	// Tag tells the claims' source apart: the end of the newest id_token's
@@ -46,11 +46,12 @@ func init() {
 	gob.Register(&login{})
 }
 
-// issuerOf is the issuer l logged in at: its id_token's iss. It differs
-// from the Auth's only with a multi-tenant issuer.
+// issuerOf is the issuer l logged in at: its id_token's iss. It is kept
+// in the login only when it is not New's provider's issuer (another
+// provider's, or a tenant's of a multi-tenant issuer).
 func (a *Auth) issuerOf(l *login) string {
 	if l.Issuer == "" {
-		return a.issuer
+		return a.primary().issuer
 	}
 	return l.Issuer
 }

@@ -77,7 +77,7 @@ func (a *Auth) queryLoginRequest(ctx context.Context, q url.Values) loginRequest
 		acr := strings.Split(v, " ")
 		ok := len(acr) <= maxACRValues
 		for _, x := range acr {
-			ok = ok && (slices.Contains(a.loginACRs, x) || slices.Contains(a.acrValues, x))
+			ok = ok && a.allowsLoginACR(x)
 		}
 		if ok {
 			req.acr = acr
@@ -93,6 +93,20 @@ func (a *Auth) queryLoginRequest(ctx context.Context, q url.Values) loginRequest
 		}
 	}
 	return req
+}
+
+// allowsLoginACR reports whether a login may ask for the acr value x: one
+// of WithLoginACRValues, or of a provider's acr_values (WithAuthParam).
+func (a *Auth) allowsLoginACR(x string) bool {
+	if slices.Contains(a.loginACRs, x) {
+		return true
+	}
+	for _, p := range a.providers {
+		if slices.Contains(p.acrValues, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // sealedStepUp is a step-up as sealed into a login URL.

@@ -22,12 +22,12 @@ const maxIDTokenHint = 6 << 10
 // sends the browser back; else it redirects to the landing path
 // (WithPostLogoutLanding, "/" by default), where [Auth.LoggedOut] reports
 // the logout.
+//
+// With several providers (WithProvider) the session's provider is the one
+// logged out at; an anonymous logout, whose provider is unknown, only
+// lands.
 func (a *Auth) LogoutHandler() http.Handler {
-	kind := logoutLocal
-	if a.meta.EndSessionEndpoint != "" {
-		kind = logoutRPInitiated
-	}
-	return a.observeLogout(spanLogout, kind, http.HandlerFunc(a.handleLogout))
+	return a.observeLogout(spanLogout, logoutLocal, http.HandlerFunc(a.handleLogout))
 }
 
 func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -62,10 +62,17 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (a *Auth) endRequestSession(r *http.Request) (target, state string, err error) {
 	ctx := r.Context()
 	l, _ := a.sessionLogin(ctx)
+	p := a.loginProvider(r) // the session's, or the only one
+	if p != nil {
+		observeProvider(ctx, p)
+		if p.meta.EndSessionEndpoint != "" {
+			observeLogoutKind(ctx, logoutRPInitiated)
+		}
+	}
 	// The tokens, read before they are deleted: to revoke them, and the
 	// id_token as the hint.
 	var ts *tokenSet
-	if l != nil && (a.meta.RevocationEndpoint != "" || a.meta.EndSessionEndpoint != "") {
+	if l != nil && p != nil && (p.meta.RevocationEndpoint != "" || p.meta.EndSessionEndpoint != "") {
 		var err error
 		if ts, err = a.loadTokens(ctx, l); err != nil {
 			a.log.DebugContext(ctx, "oidcauth: the tokens of the login are gone at logout", "err", err)
@@ -94,24 +101,24 @@ func (a *Auth) endRequestSession(r *http.Request) (target, state string, err err
 		}
 	}
 	if ts != nil {
-		a.revokeTokenSets(ctx, []*tokenSet{ts})
+		a.revokeTokenSets(ctx, p, []*tokenSet{ts})
 	}
-	if a.meta.EndSessionEndpoint == "" {
+	if p == nil || p.meta.EndSessionEndpoint == "" {
 		return a.logoutLanding, "", nil
 	}
-	u, err := url.Parse(a.meta.EndSessionEndpoint)
+	u, err := url.Parse(p.meta.EndSessionEndpoint)
 	if err != nil {
 		return a.logoutLanding, "", nil
 	}
 	q := u.Query()
-	q.Set("client_id", a.clientID)
+	q.Set("client_id", p.clientID)
 	state = random(16)
 	q.Set("state", state)
 	if ts != nil && len(ts.IDToken) <= maxIDTokenHint {
 		q.Set("id_token_hint", ts.IDToken)
 	}
-	if a.postLogout != "" {
-		q.Set("post_logout_redirect_uri", a.postLogout)
+	if p.postLogout != "" {
+		q.Set("post_logout_redirect_uri", p.postLogout)
 	} else {
 		state = "" // nothing comes back to check it against
 	}

@@ -88,7 +88,7 @@ func (a *Auth) challenge(w http.ResponseWriter, r *http.Request) {
 // challenge of RFC 6750 section 3 (no error code: the request had no
 // credentials), realm the issuer.
 func (a *Auth) unauthorized(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("WWW-Authenticate", "Bearer realm="+quoteString(a.issuer))
+	w.Header().Set("WWW-Authenticate", "Bearer realm="+quoteString(a.primary().issuer))
 	e := loginRequired(nil)
 	e.API = true // only API requests are answered 401
 	a.errorHandler(r)(w, r, http.StatusUnauthorized, e)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -48,7 +49,7 @@ func FrontchannelLogoutPath(path string) MountOption {
 
 // Mount registers oidcauth's routes on mux, each with its method:
 //
-//	GET  <the redirect URL's path>     CallbackHandler
+//	GET  <each redirect URL's path>    CallbackHandler
 //	GET  /login                        LoginHandler (?return_to=/path)
 //	POST /logout                       LogoutHandler
 //	POST /backchannel-logout           BackchannelLogoutHandler
@@ -73,16 +74,23 @@ func (a *Auth) Mount(mux Mux, opts ...MountOption) {
 	for _, opt := range opts {
 		opt(&paths)
 	}
-	redirect, _ := url.Parse(a.oauth.RedirectURL) // checked by New
-	routes := []mountRoute{
-		{http.MethodGet, cmp.Or(redirect.Path, "/"), "the redirect URL", a.CallbackHandler()},
+	var routes []mountRoute
+	callback := a.CallbackHandler()
+	for _, p := range a.providers {
+		routes = append(routes, mountRoute{http.MethodGet, p.callbackPath, "the redirect URL", callback})
+	}
+	routes = append(routes, []mountRoute{
 		{http.MethodGet, paths.login, "LoginPath", a.LoginHandler()},
 		{http.MethodPost, paths.logout, "LogoutPath", a.LogoutHandler()},
 		{http.MethodPost, paths.backchannel, "BackchannelLogoutPath", a.BackchannelLogoutHandler()},
 		{http.MethodGet, paths.frontchannel, "FrontchannelLogoutPath", a.FrontchannelLogoutHandler()},
-	}
-	if p, ok := a.postLogoutRoute(); ok {
-		routes = append(routes, mountRoute{http.MethodGet, p, "the post-logout redirect URL", a.PostLogoutHandler()})
+	}...)
+	var postLogout []string
+	for _, p := range a.providers {
+		if path, ok := a.postLogoutRoute(p); ok && !slices.Contains(postLogout, path) {
+			postLogout = append(postLogout, path)
+			routes = append(routes, mountRoute{http.MethodGet, path, "the post-logout redirect URL", a.PostLogoutHandler()})
+		}
 	}
 	for _, rt := range routes {
 		if rt.path == "" {
@@ -105,18 +113,18 @@ type mountRoute struct {
 	h                  http.Handler
 }
 
-// postLogoutRoute is the path Mount gives PostLogoutHandler: the
+// postLogoutRoute is the path Mount gives PostLogoutHandler for p: its
 // post-logout redirect URL's, when it is on the application's origin and
 // not the landing path.
-func (a *Auth) postLogoutRoute() (string, bool) {
-	if a.postLogout == "" {
+func (a *Auth) postLogoutRoute(p *provider) (string, bool) {
+	if p.postLogout == "" {
 		return "", false
 	}
-	u, err := url.Parse(a.postLogout)
+	u, err := url.Parse(p.postLogout)
 	if err != nil || canonicalOrigin(u) != a.site.origin {
 		return "", false
 	}
-	p := cmp.Or(u.Path, "/")
+	path := cmp.Or(u.Path, "/")
 	landing, _, _ := strings.Cut(a.logoutLanding, "?")
-	return p, p != landing
+	return path, path != landing
 }

@@ -98,9 +98,9 @@ func newPAR(meta *metadata, cfg config) (*parState, error) {
 // with every parameter, or, when requests are pushed, with client_id and
 // the request_uri of a new push of them all. The parameters in extra
 // replace the application's fixed ones of the same names (stepup.go).
-func (a *Auth) authorizationURL(ctx context.Context, login, extra url.Values) (string, error) {
-	if a.par == nil {
-		base := a.authorizeURL
+func (p *provider) authorizationURL(ctx context.Context, login, extra url.Values) (string, error) {
+	if p.par == nil {
+		base := p.authorizeURL
 		if extra != nil {
 			u, err := url.Parse(base)
 			if err != nil { // New parsed it
@@ -118,7 +118,7 @@ func (a *Auth) authorizationURL(ctx context.Context, login, extra url.Values) (s
 	for k, vs := range extra {
 		login[k] = vs
 	}
-	uri, err := a.push(ctx, login)
+	uri, err := p.push(ctx, login)
 	if errors.Is(err, errNoPushSlot) {
 		return "", newError(ErrPushedAuthorization, "temporarily_unavailable", "Too many logins are under way. Please try again in a moment.", err).
 			withStatus(http.StatusServiceUnavailable)
@@ -126,7 +126,7 @@ func (a *Auth) authorizationURL(ctx context.Context, login, extra url.Values) (s
 	if err != nil {
 		return "", newError(ErrPushedAuthorization, "login_unavailable", "The login could not be started with the provider. Please try again later.", err)
 	}
-	return a.par.authorize + "&request_uri=" + url.QueryEscape(uri), nil
+	return p.par.authorize + "&request_uri=" + url.QueryEscape(uri), nil
 }
 
 // errNoPushSlot means too many pushes were under way for the whole timeout.
@@ -140,23 +140,23 @@ type pushResponse struct {
 
 // push sends the request's parameters to the provider and returns the
 // request_uri it answers, within the timeout and a slot.
-func (a *Auth) push(ctx context.Context, login url.Values) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+func (p *provider) push(ctx context.Context, login url.Values) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	select {
-	case a.par.slots <- struct{}{}:
-		defer func() { <-a.par.slots }()
+	case p.par.slots <- struct{}{}:
+		defer func() { <-p.par.slots }()
 	case <-ctx.Done():
 		return "", errNoPushSlot
 	}
 	form := url.Values{}
-	for k, vs := range a.par.params {
+	for k, vs := range p.par.params {
 		form[k] = vs
 	}
 	for k, vs := range login {
 		form[k] = vs
 	}
-	resp, err := a.postAsClient(ctx, a.par.endpoint, form)
+	resp, err := p.postAsClient(ctx, p.par.endpoint, form)
 	if err != nil {
 		return "", err
 	}

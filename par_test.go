@@ -115,8 +115,8 @@ func TestPARRequired(t *testing.T) {
 	}
 	op := newProvider(t, oidctest.Config{})
 	a, err := New(context.Background(), op.Issuer, base...)
-	if err != nil || a.par != nil {
-		t.Fatalf("not required, no option: %v, par %v; want no pushes", err, a.par)
+	if err != nil || a.primary().par != nil {
+		t.Fatalf("not required, no option: %v, par %v; want no pushes", err, a.primary().par)
 	}
 }
 
@@ -187,8 +187,8 @@ func TestPARFailures(t *testing.T) {
 // login start answers 503 instead of adding a request to the provider.
 func TestPARSlots(t *testing.T) {
 	h := newHarness(t, oidctest.Config{}, WithPAR(true), WithTimeout(100*time.Millisecond))
-	for range cap(h.auth.par.slots) {
-		h.auth.par.slots <- struct{}{}
+	for range cap(h.auth.primary().par.slots) {
+		h.auth.primary().par.slots <- struct{}{}
 	}
 	resp := h.get("/login")
 	if resp.StatusCode != http.StatusServiceUnavailable {

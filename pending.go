@@ -66,6 +66,18 @@ type pendingLogin struct {
 	// Silent marks a prompt=none login (silent.go): the provider's
 	// login_required and the like bring the user back anonymous.
 	Silent bool `json:"p,omitempty"`
+	// Provider is the name of the provider the login was started at
+	// (providers.go); empty for New's provider.
+	Provider string `json:"i,omitempty"`
+}
+
+// pendingProvider is the provider p was started at; nil when the Auth has
+// no provider of that name (any more).
+func (a *Auth) pendingProvider(p *pendingLogin) *provider {
+	if p.Provider == "" {
+		return a.primary()
+	}
+	return a.providerNamed(p.Provider)
 }
 
 // pendingState is an Auth's state for logins under way.
@@ -194,7 +206,7 @@ func (a *Auth) open(aead cipher.AEAD, value string) (*pendingLogin, error) {
 }
 
 // sealAAD binds sealed logins to this client of this provider.
-func (a *Auth) sealAAD() []byte { return []byte(a.issuer + "\x00" + a.clientID) }
+func (a *Auth) sealAAD() []byte { return []byte(a.primary().issuer + "\x00" + a.primary().clientID) }
 
 // freeSlot returns the cookie name for a new login: a free slot, chosen at
 // random so that tabs opened at once spread over the slots, else the slot

@@ -1,231 +1,193 @@
 package oidcauth
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 )
 
-// maxResponseBytes caps every response read from the provider.
-const maxResponseBytes = 1 << 20
-
-// metadata is the part of the provider's discovery document oidcauth uses.
-type metadata struct {
-	Issuer                     string   `json:"issuer"`
-	AuthorizationEndpoint      string   `json:"authorization_endpoint"`
-	TokenEndpoint              string   `json:"token_endpoint"`
-	JWKSURI                    string   `json:"jwks_uri"`
-	UserinfoEndpoint           string   `json:"userinfo_endpoint"`
-	EndSessionEndpoint         string   `json:"end_session_endpoint"`
-	RevocationEndpoint         string   `json:"revocation_endpoint"`
-	IDTokenSigningAlgs         []string `json:"id_token_signing_alg_values_supported"`
-	TokenEndpointAuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
-	IssParameterSupported      bool     `json:"authorization_response_iss_parameter_supported"`
-	BackchannelLogoutSupported bool     `json:"backchannel_logout_supported"`
-	AssertionSigningAlgs       []string `json:"token_endpoint_auth_signing_alg_values_supported"`
-	PAREndpoint                string   `json:"pushed_authorization_request_endpoint"`
-	RequirePAR                 bool     `json:"require_pushed_authorization_requests"`
-	DPoPSigningAlgs            []string `json:"dpop_signing_alg_values_supported"`
-
-	// BackchannelLogoutSessionSupported says logout tokens carry sid.
-	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
-
-	// FrontchannelLogoutSupported and FrontchannelLogoutSessionSupported
-	// say the provider renders front-channel logouts, with iss and sid.
-	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported"`
-	FrontchannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported"`
+// provider is one OpenID Connect provider an Auth logs users in with: its
+// metadata and keys, the client registered there and how it
+// authenticates, and where its logins come back. An Auth has one, New's,
+// and one more per WithProvider (providers.go). Nothing in it changes after
+// New.
+type provider struct {
+	name         string
+	issuer       string // with WithMultiTenantIssuer, the template
+	clientID     string
+	authMethod   AuthMethod
+	oauth        oauth2.Config
+	meta         metadata
+	verifier     *oidc.IDTokenVerifier // id_tokens
+	logoutTokens *oidc.IDTokenVerifier // back-channel logout tokens (backchannel.go)
+	signingAlgs  []string              // accepted for id_tokens and logout tokens
+	keys         *keySet
+	client       *http.Client  // instrumented with the provider's telemetry
+	tokenHTTP    *http.Client  // for x/oauth2's token requests (clientauth.go)
+	timeout      time.Duration // WithTimeout, the Auth's
+	dpop         *dpopState    // WithDPoP; nil without
+	authorizeURL string        // authorization endpoint with the fixed parameters
+	par          *parState     // pushed authorization requests (par.go); nil: none
+	tenancy      *tenancy      // WithMultiTenantIssuer (tenant.go); nil: one issuer
+	clientKeys   *clientKeys   // WithClientKey (clientkey.go)
+	postLogout   string        // WithPostLogoutRedirectURL
+	maxAge       time.Duration // from max_age; -1 when not requested
+	acrValues    []string      // from acr_values
+	userInfo     bool          // WithUserInfoClaims
+	callbackPath string        // the redirect URL's path
+	tel          *telemetry    // spans and metrics, with this provider's issuer
 }
 
-// asymmetricAlgs are the id_token algorithms oidcauth accepts: never none,
-// never an HMAC (whose key would be the client secret, or worse, a public key).
-var asymmetricAlgs = []string{
-	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-	"ES256", "ES384", "ES512", "EdDSA",
-}
-
-// discover fetches and checks the discovery document of issuer.
-func discover(ctx context.Context, hc *http.Client, issuer string) (*metadata, error) {
-	wellKnown := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	body, err := getJSON(ctx, hc, wellKnown)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDiscovery, err)
-	}
-	var m metadata
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("%w: %s is not a discovery document: %v", ErrDiscovery, wellKnown, err)
-	}
-	// A multi-tenant template is New's to check (setupTenancy).
-	if m.Issuer != issuer && !strings.Contains(m.Issuer, tenantPlaceholder) {
-		return nil, fmt.Errorf("%w: the discovery document names the issuer %q, not %q", ErrDiscovery, m.Issuer, issuer)
-	}
-	return &m, nil
-}
-
-// fromEndpoints builds metadata from endpoints given by hand.
-func fromEndpoints(issuer string, e *Endpoints) *metadata {
-	return &metadata{
-		Issuer:                issuer,
-		AuthorizationEndpoint: e.Authorize,
-		TokenEndpoint:         e.Token,
-		JWKSURI:               e.JWKS,
-		UserinfoEndpoint:      e.UserInfo,
-		EndSessionEndpoint:    e.EndSession,
-		RevocationEndpoint:    e.Revocation,
-		IDTokenSigningAlgs:    e.SigningAlgs,
-		IssParameterSupported: e.IssParameter,
-		PAREndpoint:           e.PushedAuthorization,
-	}
-}
-
-// check validates the endpoints; option names the source for error messages.
-func (m *metadata) check(option string, insecureHTTP bool) error {
-	required := []struct{ name, u string }{
-		{"authorization_endpoint", m.AuthorizationEndpoint},
-		{"token_endpoint", m.TokenEndpoint},
-		{"jwks_uri", m.JWKSURI},
-	}
-	for _, r := range required {
-		if r.u == "" {
-			return fmt.Errorf("%w: %s: %s is missing", ErrDiscovery, option, r.name)
-		}
-	}
-	all := append(required, []struct{ name, u string }{
-		{"issuer", m.Issuer},
-		{"userinfo_endpoint", m.UserinfoEndpoint},
-		{"end_session_endpoint", m.EndSessionEndpoint},
-		{"revocation_endpoint", m.RevocationEndpoint},
-		{"pushed_authorization_request_endpoint", m.PAREndpoint},
-	}...)
-	for _, r := range all {
-		if r.u == "" {
-			continue
-		}
-		if err := checkEndpoint(r.u, insecureHTTP); err != nil {
-			return fmt.Errorf("%w: %s: %s: %v", ErrDiscovery, option, r.name, err)
-		}
-	}
-	return nil
-}
-
-// signingAlgs returns the algorithms to accept for id_tokens.
-func (m *metadata) signingAlgs() ([]string, error) {
-	if len(m.IDTokenSigningAlgs) == 0 {
-		return []string{"RS256"}, nil
-	}
-	var algs []string
-	for _, a := range m.IDTokenSigningAlgs {
-		if slices.Contains(asymmetricAlgs, a) {
-			algs = append(algs, a)
-		}
-	}
-	if len(algs) == 0 {
-		return nil, fmt.Errorf("%w: the provider signs id_tokens only with %q; oidcauth accepts only asymmetric algorithms (%s)",
-			ErrDiscovery, m.IDTokenSigningAlgs, strings.Join(asymmetricAlgs, ", "))
-	}
-	return algs, nil
-}
-
-// chooseAuthMethod picks the client authentication method. private_key_jwt
-// goes with a client key, and only with one.
-func (m *metadata) chooseAuthMethod(explicit AuthMethod, secret string, hasKey bool) (AuthMethod, error) {
-	switch {
-	case explicit == AuthMethodPrivateKeyJWT && !hasKey:
-		return "", optionError("WithClientAuth", "private_key_jwt needs WithClientKey")
-	case hasKey && explicit != "" && explicit != AuthMethodPrivateKeyJWT:
-		return "", optionError("WithClientKey", "a client key is given, but WithClientAuth chose %s; the key is for private_key_jwt", explicit)
-	case hasKey && secret != "":
-		return "", optionError("WithClientKey", "give either WithClientKey or WithClientSecret, not both")
-	case hasKey && explicit == "":
-		if len(m.TokenEndpointAuthMethods) > 0 && !slices.Contains(m.TokenEndpointAuthMethods, string(AuthMethodPrivateKeyJWT)) {
-			return "", optionError("WithClientKey", "the provider supports %q, not private_key_jwt; set WithClientAuth(AuthMethodPrivateKeyJWT) if its list is incomplete", m.TokenEndpointAuthMethods)
-		}
-		return AuthMethodPrivateKeyJWT, nil
-	case hasKey:
-		return AuthMethodPrivateKeyJWT, nil
-	}
-	if explicit != "" {
-		if explicit == AuthMethodNone && secret != "" {
-			return "", optionError("WithClientAuth", "none (public client) was chosen but WithClientSecret set a secret")
-		}
-		if explicit != AuthMethodNone && secret == "" {
-			return "", optionError("WithClientAuth", "%s needs WithClientSecret", explicit)
-		}
-		return explicit, nil
-	}
-	if secret == "" {
-		return AuthMethodNone, nil
-	}
-	supported := m.TokenEndpointAuthMethods
-	switch {
-	case len(supported) == 0, slices.Contains(supported, string(AuthMethodBasic)):
-		return AuthMethodBasic, nil
-	case slices.Contains(supported, string(AuthMethodPost)):
-		return AuthMethodPost, nil
-	}
-	return "", optionError("WithClientAuth", "the provider supports %q, none of client_secret_basic, client_secret_post; set the method explicitly if its list is incomplete", supported)
-}
-
-// checkEndpoint requires an absolute https URL, or http on loopback.
-func checkEndpoint(raw string, insecureHTTP bool) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if insecureHTTP || isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("%q uses plain http on a non-loopback host (WithInsecureHTTP allows it, never in production)", raw)
-	}
-	return fmt.Errorf("%q is not an http(s) URL", raw)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// getJSON GETs u and returns its body, capped, when the status is 200.
-func getJSON(ctx context.Context, hc *http.Client, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+// loadProvider builds the provider of issuer from pc, the options that
+// configure it, and app, the Auth's (the HTTP client, timeout, clock
+// skew, telemetry). Unless pc has endpoints given by hand it fetches the
+// discovery document, and it fetches the key set, each within the timeout.
+func loadProvider(ctx context.Context, name, issuer string, pc, app config, log *slog.Logger) (*provider, error) {
+	if err := applyFAPI2(&pc); err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	return doCapped(hc, req)
-}
-
-// doCapped sends req and reads at most maxResponseBytes of a 200 response.
-func doCapped(hc *http.Client, req *http.Request) ([]byte, error) {
-	resp, err := hc.Do(req)
-	if err != nil {
+	if err := checkIssuer(issuer, app.insecureHTTP); err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %v", req.URL.Redacted(), err)
+	if pc.clientID == "" {
+		return nil, optionError("WithClientID", "a client ID is required")
 	}
-	if len(body) > maxResponseBytes {
-		return nil, fmt.Errorf("%s answered more than %d bytes", req.URL.Redacted(), maxResponseBytes)
+	if pc.redirectURL == "" {
+		return nil, optionError("WithRedirectURL", "a redirect URL is required")
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", req.URL.Redacted(), resp.Status)
+	redirect, _ := url.Parse(pc.redirectURL)
+	p := &provider{
+		name:         name,
+		issuer:       issuer,
+		clientID:     pc.clientID,
+		timeout:      app.timeout,
+		postLogout:   pc.postLogoutURL,
+		userInfo:     pc.userInfoClaims,
+		callbackPath: cmp.Or(redirect.Path, "/"),
 	}
-	return body, nil
+	var err error
+	if p.tel, err = newTelemetry(issuer, app.tracerProvider, app.meterProvider); err != nil {
+		return nil, err
+	}
+	p.client = instrumentClient(providerClient(app), p.tel)
+	if p.maxAge, p.acrValues, err = authenticationParams(pc.authParams); err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, app.timeout)
+	defer cancel()
+	var meta *metadata
+	option := "discovery"
+	if pc.endpoints != nil {
+		meta, option = fromEndpoints(issuer, pc.endpoints), "WithEndpoints"
+	} else {
+		dctx, span := p.tel.startSpan(ctx, spanDiscovery)
+		meta, err = discover(dctx, p.client, issuer)
+		endSpan(span, err)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := meta.check(option, app.insecureHTTP); err != nil {
+		return nil, err
+	}
+	if err := p.setupTenancy(pc, issuer, meta.Issuer); err != nil {
+		return nil, err
+	}
+	p.meta = *meta
+	p.tel.nameEndpoints(meta)
+	if p.signingAlgs, err = meta.signingAlgs(); err != nil {
+		return nil, err
+	}
+	if p.authMethod, err = meta.chooseAuthMethod(pc.authMethod, pc.clientSecret, len(pc.clientKeys) > 0); err != nil {
+		return nil, err
+	}
+	if len(pc.clientKeys) > 0 {
+		aud := issuer
+		if pc.tokenEndpointAudience {
+			aud = meta.TokenEndpoint
+		}
+		if p.clientKeys, err = newClientKeys(pc.clientKeys, pc.clientID, aud, meta.AssertionSigningAlgs); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.checkFAPI2(&pc); err != nil {
+		return nil, err
+	}
+	p.tokenHTTP = p.tokenClient(p.client)
+	if p.authorizeURL, err = authorizeBase(meta.AuthorizationEndpoint, pc); err != nil {
+		return nil, err
+	}
+	if p.par, err = newPAR(meta, pc); err != nil {
+		return nil, err
+	}
+
+	p.keys = &keySet{url: meta.JWKSURI, client: p.client, timeout: app.timeout, interval: app.jwksMinInterval, log: log, tel: p.tel}
+	if err := p.keys.fetch(ctx, jwksInitial); err != nil {
+		return nil, fmt.Errorf("%w: key set %s: %v", ErrDiscovery, meta.JWKSURI, err)
+	}
+	p.verifier = newIDTokenVerifier(p.issuer, p.tenancy != nil, p.keys, pc.clientID, p.signingAlgs, app.clockSkew)
+	p.logoutTokens = newLogoutTokenVerifier(p)
+
+	// The DPoP transport wraps the client assertion's, so that a retry
+	// with the server's nonce carries a fresh assertion.
+	if pc.dpop {
+		if p.dpop, err = newDPoP(pc.dpopAlgs, meta.DPoPSigningAlgs); err != nil {
+			return nil, err
+		}
+		p.tokenHTTP = p.dpop.tokenClient(p.tokenHTTP)
+	}
+
+	style := oauth2.AuthStyleInHeader
+	if p.authMethod != AuthMethodBasic {
+		style = oauth2.AuthStyleInParams
+	}
+	p.oauth = oauth2.Config{
+		ClientID:     pc.clientID,
+		ClientSecret: pc.clientSecret,
+		RedirectURL:  pc.redirectURL,
+		Scopes:       pc.scopes,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   meta.AuthorizationEndpoint,
+			TokenURL:  meta.TokenEndpoint,
+			AuthStyle: style,
+		},
+	}
+	if pc.userInfoClaims && meta.UserinfoEndpoint == "" {
+		return nil, optionError("WithUserInfoClaims", "the provider has no userinfo endpoint")
+	}
+	return p, nil
+}
+
+// providerClient is the HTTP client for calls to the providers:
+// WithHTTPClient's, else one that keeps a connection per concurrent login
+// and never follows a redirect.
+func providerClient(app config) *http.Client {
+	if app.httpClient != nil {
+		return app.httpClient
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Concurrent logins reuse connections instead of opening new ones.
+	t.MaxIdleConnsPerHost = maxExchanges
+	return &http.Client{
+		Timeout:   app.timeout,
+		Transport: t,
+		// Credentials never follow a redirect, to any host.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// context bounds a call to the provider by the configured timeout and
+// hands x/oauth2 the provider's HTTP client, authenticating token requests
+// (clientauth.go).
+func (p *provider) context(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	return context.WithValue(ctx, oauth2.HTTPClient, p.tokenHTTP), cancel
 }

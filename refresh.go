@@ -13,9 +13,8 @@ import (
 
 // tokenState is what Auth keeps for the token accessors.
 type tokenState struct {
-	leeway         time.Duration
-	refreshAhead   bool
-	userInfoClaims bool
+	leeway       time.Duration
+	refreshAhead bool
 	// raceGrace is how long a refresh refused with invalid_grant waits for
 	// another instance sharing the store to write the token set it won; zero
 	// when the store is oidcauth's own memory store, which nobody shares.
@@ -29,6 +28,11 @@ type tokenState struct {
 
 // maxRaceGrace bounds tokenState.raceGrace.
 const maxRaceGrace = 2 * time.Second
+
+// errLoginGone ends a login whose provider the Auth no longer has: its
+// tokens cannot be refreshed, used or revoked there.
+var errLoginGone = newError(ErrNotLoggedIn, "login_expired", "Your login has expired. Please log in again.",
+	fmt.Errorf("%w: the login's provider is not configured any more", errLoginEnded))
 
 // errLoginEnded marks the errors after which the login is over: its token
 // record is deleted and the session forgets it.
@@ -86,6 +90,10 @@ func (a *Auth) loginTokens(ctx context.Context, l *login, refused string) (*toke
 // freshTokens loads the token set of l and refreshes it when needed, once
 // per login however many requests ask at the same time.
 func (a *Auth) freshTokens(ctx context.Context, l *login, refused string) (*tokenSet, error) {
+	p := a.providerOf(l)
+	if p == nil {
+		return nil, errLoginGone
+	}
 	ts, err := a.loadTokens(ctx, l)
 	if err != nil {
 		return nil, asTokenError(err)
@@ -101,7 +109,7 @@ func (a *Auth) freshTokens(ctx context.Context, l *login, refused string) (*toke
 			// context of the request that happened to start it.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshBound(a.timeout, a.tokens.raceGrace))
 			defer cancel()
-			return a.observeRefresh(fctx, l, refused)
+			return a.observeRefresh(fctx, p, l, refused)
 		})
 		select {
 		case res := <-ch:
@@ -126,7 +134,7 @@ func (a *Auth) freshTokens(ctx context.Context, l *login, refused string) (*toke
 // may have been rotated. It never sends a refresh token while another
 // instance holds the lease: it waits for that instance's tokens, for at
 // most the timeout plus the lease's life, and fails closed after that.
-func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet, error) {
+func (a *Auth) refresh(ctx context.Context, p *provider, l *login, refused string) (*tokenSet, error) {
 	deadline := time.Now().Add(a.timeout + leaseTTL)
 	for {
 		cur, err := a.loadTokens(ctx, l)
@@ -140,7 +148,7 @@ func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet
 			return nil, a.expireLogin(ctx, l, cur, errors.New("the access token expired and there is no refresh token"))
 		}
 		if a.tokens.noLease {
-			return a.redeem(ctx, l, cur)
+			return a.redeem(ctx, p, l, cur)
 		}
 		ls, err := a.takeLease(ctx, l.ID)
 		if errors.Is(err, errLeaseHeld) {
@@ -152,7 +160,7 @@ func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet
 		if err != nil {
 			return nil, asTokenError(err)
 		}
-		ts, err := a.redeemUnderLease(ctx, l, refused)
+		ts, err := a.redeemUnderLease(ctx, p, l, refused)
 		ls.release(ctx)
 		return ts, err
 	}
@@ -161,7 +169,7 @@ func (a *Auth) refresh(ctx context.Context, l *login, refused string) (*tokenSet
 // redeemUnderLease refreshes while holding the lease, after reading the
 // record once more: the previous holder may have stored new tokens just
 // before this instance took the lease.
-func (a *Auth) redeemUnderLease(ctx context.Context, l *login, refused string) (*tokenSet, error) {
+func (a *Auth) redeemUnderLease(ctx context.Context, p *provider, l *login, refused string) (*tokenSet, error) {
 	cur, err := a.loadTokens(ctx, l)
 	if err != nil {
 		return nil, asTokenError(err)
@@ -169,19 +177,19 @@ func (a *Auth) redeemUnderLease(ctx context.Context, l *login, refused string) (
 	if !a.needsRefresh(cur, refused, time.Now()) {
 		return cur, nil
 	}
-	return a.redeem(ctx, l, cur)
+	return a.redeem(ctx, p, l, cur)
 }
 
-// redeem sends cur's refresh token to the token endpoint and stores what
-// comes back.
-func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, error) {
-	pctx, cancel := a.providerContext(ctx)
+// redeem sends cur's refresh token to the token endpoint of the login's
+// provider p and stores what comes back.
+func (a *Auth) redeem(ctx context.Context, p *provider, l *login, cur *tokenSet) (*tokenSet, error) {
+	pctx, cancel := p.context(ctx)
 	defer cancel()
-	pctx, err := a.dpopRefresh(pctx, cur)
+	pctx, err := p.dpopRefresh(pctx, cur)
 	if err != nil {
 		return nil, a.expireLogin(ctx, l, cur, err)
 	}
-	tok, err := a.oauth.TokenSource(pctx, &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
+	tok, err := p.oauth.TokenSource(pctx, &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
 	now := time.Now()
 	if err != nil {
 		if refreshTokenRefused(err) {
@@ -212,7 +220,7 @@ func (a *Auth) redeem(ctx context.Context, l *login, cur *tokenSet) (*tokenSet, 
 		next.RefreshToken = tok.RefreshToken
 	}
 	if raw, _ := tok.Extra("id_token").(string); raw != "" {
-		if err := a.verifyRefreshedIDToken(ctx, l, raw, tok.AccessToken); err != nil {
+		if err := a.verifyRefreshedIDToken(ctx, p, l, raw, tok.AccessToken); err != nil {
 			a.expireLogin(ctx, l, cur, err)
 			// A provider failure to the request (502), and the login is over.
 			return nil, newError(ErrIDToken, "invalid_id_token", "The provider's answer could not be verified. Please log in again.",
@@ -298,8 +306,8 @@ func (a *Auth) expireLogin(ctx context.Context, l *login, cur *tokenSet, cause e
 // exp, iat, azp, at_hash), the same sub as the login, and claims that
 // parse, since they become the login's. A nonce is not required and not
 // checked.
-func (a *Auth) verifyRefreshedIDToken(ctx context.Context, l *login, raw, accessToken string) error {
-	idt, extra, err := a.verifyIDToken(ctx, raw, accessToken)
+func (a *Auth) verifyRefreshedIDToken(ctx context.Context, p *provider, l *login, raw, accessToken string) error {
+	idt, extra, err := a.verifyIDToken(ctx, p, raw, accessToken)
 	if err != nil {
 		return err
 	}

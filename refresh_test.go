@@ -188,7 +188,7 @@ func TestRefreshRefused(t *testing.T) {
 				if browser {
 					resp := h.get("/token-page")
 					loc := resp.Header.Get("Location")
-					if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, h.auth.meta.AuthorizationEndpoint+"?") {
+					if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, h.auth.primary().meta.AuthorizationEndpoint+"?") {
 						t.Fatalf("GET /token-page: %d to %q, want a redirect to log in again", resp.StatusCode, loc)
 					}
 				} else {

@@ -15,17 +15,17 @@ import (
 const maxRevocationResponse = 16 << 10
 
 // revokeTokenSets revokes the refresh and access tokens of sets at the
-// provider's revocation endpoint (RFC 7009), best effort: every request runs
+// revocation endpoint (RFC 7009) of their provider p, best effort: every request runs
 // at once, all within one timeout (WithTimeout); a failure is logged,
 // without the token, and otherwise ignored.
-func (a *Auth) revokeTokenSets(ctx context.Context, sets []*tokenSet) {
-	if a.meta.RevocationEndpoint == "" || len(sets) == 0 {
+func (a *Auth) revokeTokenSets(ctx context.Context, p *provider, sets []*tokenSet) {
+	if p.meta.RevocationEndpoint == "" || len(sets) == 0 {
 		return
 	}
 	// The logout's own request may end before the revocation does.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
 	defer cancel()
-	ctx, span := a.tel.startSpan(ctx, spanRevocation)
+	ctx, span := p.tel.startSpan(ctx, spanRevocation)
 	var failed atomic.Bool
 	defer func() {
 		var err error
@@ -47,7 +47,7 @@ func (a *Auth) revokeTokenSets(ctx context.Context, sets []*tokenSet) {
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				if err := a.revoke(ctx, t.token, t.hint); err != nil {
+				if err := p.revoke(ctx, t.token, t.hint); err != nil {
 					failed.Store(true)
 					a.log.WarnContext(ctx, "oidcauth: token revocation failed", "token_type_hint", t.hint, "err", err)
 					return
@@ -65,9 +65,9 @@ var errRevocation = newError(ErrSession, "revocation_failed", "", nil)
 
 // revoke sends one revocation request, authenticated as the client is at
 // the token endpoint.
-func (a *Auth) revoke(ctx context.Context, token, hint string) error {
+func (p *provider) revoke(ctx context.Context, token, hint string) error {
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	resp, err := a.postAsClient(ctx, a.meta.RevocationEndpoint, form)
+	resp, err := p.postAsClient(ctx, p.meta.RevocationEndpoint, form)
 	if err != nil {
 		return err
 	}

@@ -172,8 +172,8 @@ func TestSessionCookieCannotNameRecords(t *testing.T) {
 				}
 			}
 			for _, key := range []string{
-				subIndexKey(h.auth.issuer, sub),
-				strings.ReplaceAll(subIndexKey(h.auth.issuer, sub), keyPrefix, "oidcauth."),
+				subIndexKey(h.auth.primary().issuer, sub),
+				strings.ReplaceAll(subIndexKey(h.auth.primary().issuer, sub), keyPrefix, "oidcauth."),
 				tokensPrefix,
 			} {
 				req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/me", nil)
@@ -230,7 +230,7 @@ func TestClaimsSizeIsCapped(t *testing.T) {
 		h.op.SetTamper(oidctest.Tamper{IDTokenClaims: func(c map[string]any) { c["blob"] = strings.Repeat("x", 8<<10) }})
 		h.mustLogin("/me")
 		loc, err := url.Parse(h.logout().Header.Get("Location"))
-		if err != nil || !strings.HasPrefix(loc.String(), h.auth.meta.EndSessionEndpoint) {
+		if err != nil || !strings.HasPrefix(loc.String(), h.auth.primary().meta.EndSessionEndpoint) {
 			t.Fatalf("logout to %v (%v), want the end_session_endpoint", loc, err)
 		}
 		if q := loc.Query(); q.Has("id_token_hint") || q.Get("client_id") != "client" {
@@ -281,7 +281,7 @@ func TestCodeExchangesAreBounded(t *testing.T) {
 		t.Fatalf("%d token requests at once, more than %d", p, maxExchanges)
 	}
 	def := newHarness(t, oidctest.Config{})
-	if tr := def.auth.client.Transport.(*providerTransport).next.(*http.Transport); tr.MaxIdleConnsPerHost < maxExchanges {
+	if tr := def.auth.primary().client.Transport.(*providerTransport).next.(*http.Transport); tr.MaxIdleConnsPerHost < maxExchanges {
 		t.Fatalf("the default client keeps %d idle connections per host, fewer than %d", tr.MaxIdleConnsPerHost, maxExchanges)
 	}
 }

@@ -79,28 +79,33 @@ func (a *Auth) redelete(keys []string) {
 // It finds the sessions that logged in since this version of oidcauth
 // indexes them. An empty subject is an error wrapping [ErrBadRequest]; a
 // store failure one wrapping [ErrSession], after which some sessions may
-// have ended. With WithMultiTenantIssuer a sub is a tenant's: use
-// [Auth.EndIssuerSessions]; EndSessions is then an error wrapping
-// [ErrBadRequest].
+// have ended. A sub is an issuer's: with WithMultiTenantIssuer or several
+// providers (WithProvider), name the issuer with [Auth.EndIssuerSessions];
+// EndSessions is then an error wrapping [ErrBadRequest].
 func (a *Auth) EndSessions(ctx context.Context, subject string) error {
-	if a.tenancy != nil {
+	p := a.primary()
+	switch {
+	case p.tenancy != nil:
 		return fmt.Errorf("%w: EndSessions: with a multi-tenant issuer, name the tenant's issuer with EndIssuerSessions", ErrBadRequest)
+	case a.several():
+		return fmt.Errorf("%w: EndSessions: with several providers, name the user's issuer with EndIssuerSessions", ErrBadRequest)
 	}
-	return a.endSubjectSessions(ctx, a.issuer, subject)
+	return a.endSubjectSessions(ctx, p, p.issuer, subject)
 }
 
 // EndIssuerSessions is [Auth.EndSessions] for the user whose sub is subject
-// at issuer: the Auth's issuer, or with WithMultiTenantIssuer the issuer of
-// one of its allowed tenants (the iss claim of the user's id_token). Another
-// issuer is an error wrapping [ErrBadRequest].
+// at issuer: a provider's issuer, or with WithMultiTenantIssuer the issuer
+// of one of its allowed tenants (the iss claim of the user's id_token).
+// Another issuer is an error wrapping [ErrBadRequest].
 func (a *Auth) EndIssuerSessions(ctx context.Context, issuer, subject string) error {
-	if !a.acceptsIssuer(issuer) {
-		return fmt.Errorf("%w: EndIssuerSessions: %q is not this provider's issuer", ErrBadRequest, printable(issuer, 200))
+	p := a.providerOfIssuer(issuer)
+	if p == nil {
+		return fmt.Errorf("%w: EndIssuerSessions: %q is not a provider's issuer", ErrBadRequest, printable(issuer, 200))
 	}
-	return a.endSubjectSessions(ctx, issuer, subject)
+	return a.endSubjectSessions(ctx, p, issuer, subject)
 }
 
-func (a *Auth) endSubjectSessions(ctx context.Context, issuer, subject string) error {
+func (a *Auth) endSubjectSessions(ctx context.Context, p *provider, issuer, subject string) error {
 	if subject == "" {
 		return fmt.Errorf("%w: EndSessions: the subject is empty", ErrBadRequest)
 	}
@@ -114,7 +119,7 @@ func (a *Auth) endSubjectSessions(ctx context.Context, issuer, subject string) e
 	// Read the tokens before deleting them, revoke after: the sessions end
 	// at once, whatever the provider's speed.
 	var sets []*tokenSet
-	if a.meta.RevocationEndpoint != "" {
+	if p.meta.RevocationEndpoint != "" {
 		for _, x := range list {
 			if ts, err := a.loadTokens(ctx, &login{ID: x.Login}); err == nil {
 				sets = append(sets, ts)
@@ -123,6 +128,6 @@ func (a *Auth) endSubjectSessions(ctx context.Context, issuer, subject string) e
 	}
 	err = a.endSessionsIn(ctx, list)
 	a.log.InfoContext(ctx, "oidcauth: ended the sessions of a user", "sub", subject, "sessions", len(list))
-	a.revokeTokenSets(ctx, sets)
+	a.revokeTokenSets(ctx, p, sets)
 	return err
 }

@@ -27,7 +27,7 @@ func TestIndexPrunesEndedSessions(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	key := subIndexKey(h.auth.issuer, "alice")
+	key := subIndexKey(h.auth.primary().issuer, "alice")
 	list, _ := h.auth.indexRead(ctx, key)
 	if len(list) != 3 {
 		t.Fatalf("%d entries, want 3", len(list))
@@ -81,7 +81,7 @@ func TestIndexSurvivesALostUpdate(t *testing.T) {
 	h := newHarness(t, oidctest.Config{}, WithSessionManager(sm))
 	uri := h.serveBackchannel()
 	h.mustLogin("/me")
-	list, _ := h.auth.indexRead(context.Background(), subIndexKey(h.auth.issuer, "alice"))
+	list, _ := h.auth.indexRead(context.Background(), subIndexKey(h.auth.primary().issuer, "alice"))
 	if len(list) != 2 || !store.raced {
 		t.Fatalf("entries %+v, want the other instance's and this login's", list)
 	}

@@ -27,18 +27,21 @@ type loginRequest struct {
 	prompt    string // "login" or "none"
 	loginHint string
 	silent    bool // prompt=none from WithSilentLogin: errors return anonymous
+	// provider is where the login goes; nil: the only one, or the
+	// session's, or else the login chooser asks (start.go).
+	provider *provider
 }
 
 // loginRequirements records in p what the login asks of the
 // authentication (the application's acr_values and max_age unless req
 // replaces them) and returns the authorization parameters that replace the
 // application's fixed ones for this login; nil when it asks nothing more.
-func (a *Auth) loginRequirements(p *pendingLogin, req loginRequest) url.Values {
-	acr := a.acrValues
+func (prov *provider) loginRequirements(p *pendingLogin, req loginRequest) url.Values {
+	acr := prov.acrValues
 	if len(req.acr) > 0 {
 		acr = req.acr
 	}
-	maxAge := a.maxAge // -1: none
+	maxAge := prov.maxAge // -1: none
 	if req.hasMaxAge && (maxAge < 0 || req.maxAge < maxAge) {
 		maxAge = req.maxAge
 	}
@@ -72,8 +75,8 @@ func (a *Auth) loginRequirements(p *pendingLogin, req loginRequest) url.Values {
 // auth_time must be present and recent enough; with acr_values, acr must
 // be one of them. A login sealed without them is held to the
 // application's (WithAuthParam).
-func (a *Auth) checkAuthentication(extra *idTokenExtra, p *pendingLogin) error {
-	maxAge, acr := a.maxAge, a.acrValues
+func (a *Auth) checkAuthentication(prov *provider, extra *idTokenExtra, p *pendingLogin) error {
+	maxAge, acr := prov.maxAge, prov.acrValues
 	if p.MaxAge != nil {
 		maxAge = time.Duration(*p.MaxAge) * time.Second
 	}
@@ -113,7 +116,7 @@ func (a *Auth) stepUp(w http.ResponseWriter, r *http.Request, req loginRequest, 
 		a.startLoginWith(w, r, returnTo, req)
 		return
 	}
-	w.Header().Set("WWW-Authenticate", stepUpChallenge(a.issuer, req))
+	w.Header().Set("WWW-Authenticate", stepUpChallenge(a.primary().issuer, req))
 	e := newError(ErrInsufficientAuthentication, "insufficient_user_authentication",
 		"A stronger or more recent authentication is required.", why).withStatus(http.StatusUnauthorized)
 	e.LoginURL = loginURL

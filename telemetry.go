@@ -174,7 +174,21 @@ func (t *telemetry) add(ctx context.Context, c metric.Int64Counter, attrs ...att
 // observed is where an instrumented handler learns how its request ended:
 // fail (errors.go) and backchannelError record the error of a failed
 // request in the observed of its context.
-type observed struct{ err error }
+// The handlers that learn their provider from the request (logout,
+// back- and front-channel logout) name it with observeProvider.
+type observed struct {
+	err  error
+	tel  *telemetry // the request's provider's; nil: the Auth's
+	kind string     // the logout's kind, when the provider decides it
+}
+
+// kindOr is the logout's kind: the observed one, else kind.
+func (o *observed) kindOr(kind string) string {
+	if o.kind != "" {
+		return o.kind
+	}
+	return kind
+}
 
 type observedKey struct{}
 
@@ -188,6 +202,22 @@ func observe(ctx context.Context, o *observed) context.Context {
 func recordFailure(ctx context.Context, err error) {
 	if o, ok := ctx.Value(observedKey{}).(*observed); ok && o.err == nil {
 		o.err = err
+	}
+}
+
+// observeProvider names p as the provider of the request of ctx, when an
+// instrumented handler observes it: its span and metric carry p's issuer.
+func observeProvider(ctx context.Context, p *provider) {
+	if o, ok := ctx.Value(observedKey{}).(*observed); ok {
+		o.tel = p.tel
+	}
+}
+
+// observeLogoutKind records the kind of the logout of ctx, which the
+// session's provider decides (logout.go).
+func observeLogoutKind(ctx context.Context, kind string) {
+	if o, ok := ctx.Value(observedKey{}).(*observed); ok {
+		o.kind = kind
 	}
 }
 
@@ -252,8 +282,16 @@ func (a *Auth) observeLogout(name, kind string, h http.Handler) http.Handler {
 		o := &observed{}
 		ctx, span := a.tel.startSpan(r.Context(), name, attrKind.String(kind))
 		h.ServeHTTP(w, r.WithContext(observe(ctx, o)))
+		tel := a.tel
+		if o.tel != nil {
+			tel = o.tel
+			span.SetAttributes(tel.provider)
+		}
+		if o.kind != "" {
+			span.SetAttributes(attrKind.String(o.kind))
+		}
 		if o.err == nil {
-			a.tel.add(ctx, a.tel.logouts, attrKind.String(kind))
+			tel.add(ctx, tel.logouts, attrKind.String(o.kindOr(kind)))
 		}
 		endSpan(span, o.err)
 	})
@@ -262,15 +300,15 @@ func (a *Auth) observeLogout(name, kind string, h http.Handler) http.Handler {
 // observeCallback instruments the callback: its span, whose children are
 // the code exchange, the id_token's verification and userinfo, and an
 // oidcauth.login.completed or oidcauth.login.failed.
-func (a *Auth) observeCallback(h http.Handler) http.Handler {
+func (p *provider) observeCallback(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o := &observed{}
-		ctx, span := a.tel.startSpan(r.Context(), spanCallback)
+		ctx, span := p.tel.startSpan(r.Context(), spanCallback)
 		h.ServeHTTP(w, r.WithContext(observe(ctx, o)))
 		if o.err == nil {
-			a.tel.add(ctx, a.tel.loginCompleted)
+			p.tel.add(ctx, p.tel.loginCompleted)
 		} else {
-			a.tel.add(ctx, a.tel.loginFailed, attrError.String(metricCode(o.err)))
+			p.tel.add(ctx, p.tel.loginFailed, attrError.String(metricCode(o.err)))
 		}
 		endSpan(span, o.err)
 	})
@@ -283,9 +321,9 @@ var outcomeLoginEnded = attrOutcome.String("login_ended")
 // outcome: success (also when another request or instance had refreshed),
 // login_ended (the provider refused the refresh token, or there is none),
 // failure (the provider or the store failed; the login stays).
-func (a *Auth) observeRefresh(ctx context.Context, l *login, refused string) (ts *tokenSet, err error) {
-	ctx, span := a.tel.startSpan(ctx, spanRefresh)
-	ts, err = a.refresh(ctx, l, refused)
+func (a *Auth) observeRefresh(ctx context.Context, p *provider, l *login, refused string) (ts *tokenSet, err error) {
+	ctx, span := p.tel.startSpan(ctx, spanRefresh)
+	ts, err = a.refresh(ctx, p, l, refused)
 	outcome := outcomeSuccess
 	switch {
 	case errors.Is(err, errLoginEnded):
@@ -293,7 +331,7 @@ func (a *Auth) observeRefresh(ctx context.Context, l *login, refused string) (ts
 	case err != nil:
 		outcome = outcomeFailure
 	}
-	a.tel.add(ctx, a.tel.refreshes, outcome)
+	p.tel.add(ctx, p.tel.refreshes, outcome)
 	endSpan(span, err)
 	return ts, err
 }

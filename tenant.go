@@ -85,7 +85,7 @@ func (t *tenancy) fits(issuer string) bool {
 // setupTenancy sets the Auth's issuer from the configuration: with
 // WithMultiTenantIssuer, the template (given, or published by discovery at
 // issuer); without it, a template is refused.
-func (a *Auth) setupTenancy(cfg config, issuer, discovered string) error {
+func (p *provider) setupTenancy(cfg config, issuer, discovered string) error {
 	if !cfg.multiTenant {
 		if strings.Contains(discovered, tenantPlaceholder) {
 			return optionError("WithMultiTenantIssuer", "the provider's issuer %q is a multi-tenant template; accept it with WithMultiTenantIssuer", discovered)
@@ -100,7 +100,7 @@ func (a *Auth) setupTenancy(cfg config, issuer, discovered string) error {
 		return optionError("WithMultiTenantIssuer", "the provider's issuer %q is not %q with one path segment replaced by %s", discovered, issuer, tenantPlaceholder)
 	}
 	t.allowed = cfg.tenants
-	a.issuer, a.tenancy = discovered, t
+	p.issuer, p.tenancy = discovered, t
 	return nil
 }
 
@@ -134,11 +134,11 @@ func (t *tenancy) tenantAllowed(tid string) bool {
 // issuer (go-oidc checked it already; this checks again). With one, tid
 // must be a tenant ID, iss exactly the template with tid substituted, and
 // the tenant allowed.
-func (a *Auth) tokenIssuer(iss, tid string) (string, error) {
-	t := a.tenancy
+func (p *provider) tokenIssuer(iss, tid string) (string, error) {
+	t := p.tenancy
 	if t == nil {
-		if iss != a.issuer {
-			return "", fmt.Errorf("the token's iss %q is not the issuer %q", printable(iss, 200), a.issuer)
+		if iss != p.issuer {
+			return "", fmt.Errorf("the token's iss %q is not the issuer %q", printable(iss, 200), p.issuer)
 		}
 		return iss, nil
 	}
@@ -156,10 +156,10 @@ func (a *Auth) tokenIssuer(iss, tid string) (string, error) {
 // acceptsIssuer reports whether iss, from a request (the RFC 9207 iss
 // parameter, a front-channel logout), names this provider: the issuer, or
 // with a template the issuer of an allowed tenant.
-func (a *Auth) acceptsIssuer(iss string) bool {
-	t := a.tenancy
+func (p *provider) acceptsIssuer(iss string) bool {
+	t := p.tenancy
 	if t == nil {
-		return iss == a.issuer
+		return iss == p.issuer
 	}
 	tid, ok := strings.CutPrefix(iss, t.prefix)
 	if !ok {

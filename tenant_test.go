@@ -327,8 +327,8 @@ func TestIndexKeysUnchanged(t *testing.T) {
 			t.Errorf("no index record under %q", key)
 		}
 	}
-	a := &Auth{issuer: "https://op.example.com"}
-	if got := a.issuerOf(&login{}); got != a.issuer {
+	a := &Auth{providers: []*provider{{issuer: "https://op.example.com"}}}
+	if got := a.issuerOf(&login{}); got != a.primary().issuer {
 		t.Errorf("a login without Issuer (before the field) is of %q, want the Auth's", got)
 	}
 }

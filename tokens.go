@@ -73,11 +73,22 @@ func (s requestTokenSource) Token() (*oauth2.Token, error) {
 // challenge is the error [*StepUpError], not a response.
 func (a *Auth) Client(r *http.Request) *http.Client {
 	var t http.RoundTripper = &oauth2.Transport{Source: a.TokenSource(r), Base: http.DefaultTransport}
-	if a.dpop != nil {
+	if a.anyDPoP() {
+		// It sends a Bearer token of a provider without DPoP as Bearer.
 		t = &dpopClientTransport{a: a, ctx: r.Context(), base: http.DefaultTransport}
 	}
 	// The step-up challenge is read outside the DPoP nonce retry.
 	return &http.Client{Transport: stepUpTransport{t}, CheckRedirect: sameOriginRedirects}
+}
+
+// anyDPoP reports whether a provider has WithDPoP.
+func (a *Auth) anyDPoP() bool {
+	for _, p := range a.providers {
+		if p.dpop != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // sameOriginRedirects follows at most 10 redirects, all to the origin of the

@@ -131,7 +131,7 @@ func TestRefreshAhead(t *testing.T) {
 			h.mustLogin("/me")
 			expireTokens(t, h)
 			h.op.RevokeRefreshTokens()
-			if resp := h.get("/me"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), h.auth.meta.AuthorizationEndpoint) {
+			if resp := h.get("/me"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), h.auth.primary().meta.AuthorizationEndpoint) {
 				t.Fatalf("GET /me with refused refresh: %d to %q, want a redirect to log in", resp.StatusCode, resp.Header.Get("Location"))
 			}
 			h.mustLogin("/me")

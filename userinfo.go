@@ -23,21 +23,22 @@ import (
 // Errors wrap [ErrNotLoggedIn] (no login, or it ended), [ErrRefresh] or
 // [ErrUserInfo]; [Auth.HandleError] answers them.
 func (a *Auth) UserInfo(r *http.Request) (json.RawMessage, error) {
-	if a.meta.UserinfoEndpoint == "" {
-		return nil, userInfoError(errors.New("the provider has no userinfo endpoint"))
-	}
 	ctx := r.Context()
 	ts, l, err := a.requestTokens(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	body, refused, err := a.fetchUserInfo(ctx, ts)
+	p := a.providerOf(l) // requestTokens ended a login without one
+	if p.meta.UserinfoEndpoint == "" {
+		return nil, userInfoError(errors.New("the provider has no userinfo endpoint"))
+	}
+	body, refused, err := a.fetchUserInfo(ctx, p, ts)
 	if refused {
 		// The provider may have revoked or expired the token early.
 		if ts, l, err = a.requestTokens(ctx, ts.AccessToken); err != nil {
 			return nil, err
 		}
-		body, _, err = a.fetchUserInfo(ctx, ts)
+		body, _, err = a.fetchUserInfo(ctx, p, ts)
 	}
 	if err != nil {
 		return nil, userInfoError(err)
@@ -48,19 +49,19 @@ func (a *Auth) UserInfo(r *http.Request) (json.RawMessage, error) {
 	return body, nil
 }
 
-// fetchUserInfo GETs the userinfo endpoint with the access token of ts.
+// fetchUserInfo GETs p's userinfo endpoint with the access token of ts.
 // refused reports a 401: the provider does not take the token.
-func (a *Auth) fetchUserInfo(ctx context.Context, ts *tokenSet) (body []byte, refused bool, err error) {
-	ctx, span := a.tel.startSpan(ctx, spanUserInfo)
+func (a *Auth) fetchUserInfo(ctx context.Context, p *provider, ts *tokenSet) (body []byte, refused bool, err error) {
+	ctx, span := p.tel.startSpan(ctx, spanUserInfo)
 	defer func() { endSpan(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.meta.UserinfoEndpoint, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.meta.UserinfoEndpoint, nil)
 	if err != nil {
 		return nil, false, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := a.sendWithToken(a.client.Do, req, ts)
+	resp, err := a.sendWithToken(p.client.Do, req, ts)
 	if err != nil {
 		return nil, false, err
 	}
@@ -141,8 +142,8 @@ func remergeClaims(merged []byte, idToken string) ([]byte, error) {
 // loginUserInfo runs at the callback with WithUserInfoClaims: it fetches
 // userinfo with the new access token and stores the merged claims in the
 // login. A failure, or claims about another subject, fails the login.
-func (a *Auth) loginUserInfo(ctx context.Context, l *login, ts *tokenSet) error {
-	body, _, err := a.fetchUserInfo(ctx, ts)
+func (a *Auth) loginUserInfo(ctx context.Context, p *provider, l *login, ts *tokenSet) error {
+	body, _, err := a.fetchUserInfo(ctx, p, ts)
 	if err != nil {
 		return userInfoError(err)
 	}

@@ -28,22 +28,23 @@ func newIDTokenVerifier(issuer string, tenants bool, keys oidc.KeySet, clientID 
 }
 
 // verifyTokens checks the token response of a code exchange and returns the
-// login and the tokens to store. nonce is the pending login's.
-func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, pending *pendingLogin) (_ *login, _ *tokenSet, err error) {
-	ctx, span := a.tel.startSpan(r.Context(), spanIDTokenVerify)
+// login and the tokens to store, against the login's provider p. nonce is
+// the pending login's.
+func (a *Auth) verifyTokens(r *http.Request, p *provider, tok *oauth2.Token, pending *pendingLogin) (_ *login, _ *tokenSet, err error) {
+	ctx, span := p.tel.startSpan(r.Context(), spanIDTokenVerify)
 	defer func() { endSpan(span, err) }()
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
 		return nil, nil, idTokenError(errors.New("the token response has no id_token"))
 	}
-	idt, extra, err := a.verifyIDToken(ctx, raw, tok.AccessToken)
+	idt, extra, err := a.verifyIDToken(ctx, p, raw, tok.AccessToken)
 	if err != nil {
 		return nil, nil, idTokenError(err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pending.Nonce)) != 1 {
 		return nil, nil, idTokenError(errors.New("the nonce does not match the login's"))
 	}
-	if err := a.checkAuthentication(extra, pending); err != nil {
+	if err := a.checkAuthentication(p, extra, pending); err != nil {
 		return nil, nil, err
 	}
 	l := &login{
@@ -54,8 +55,8 @@ func (a *Auth) verifyTokens(r *http.Request, tok *oauth2.Token, pending *pending
 		Tag:       claimsTag(raw),
 		Seen:      time.Now(),
 	}
-	if a.tenancy != nil {
-		l.Issuer = extra.Issuer // else the Auth's: sessions stay as small
+	if p.tenancy != nil || p != a.primary() {
+		l.Issuer = extra.Issuer // else New's provider's: sessions stay as small
 	}
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,
@@ -89,11 +90,11 @@ type idTokenExtra struct {
 // (tokenIssuer), sub and iat present, iat not in the future, azp
 // when present or when aud has several values, and at_hash when present.
 // The nonce is the caller's to check (it differs for refreshed tokens).
-func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oidc.IDToken, *idTokenExtra, error) {
+func (a *Auth) verifyIDToken(ctx context.Context, p *provider, raw, accessToken string) (*oidc.IDToken, *idTokenExtra, error) {
 	if len(raw) > a.maxClaims {
 		return nil, nil, fmt.Errorf("the id_token is %d bytes, more than the %d this application stores (WithMaxClaimsSize)", len(raw), a.maxClaims)
 	}
-	idt, err := a.verifier.Verify(ctx, raw)
+	idt, err := p.verifier.Verify(ctx, raw)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,7 +102,7 @@ func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oid
 	if err := idt.Claims(&extra); err != nil {
 		return nil, nil, err
 	}
-	if extra.Issuer, err = a.tokenIssuer(idt.Issuer, extra.TenantID); err != nil {
+	if extra.Issuer, err = p.tokenIssuer(idt.Issuer, extra.TenantID); err != nil {
 		return nil, nil, err
 	}
 	if idt.Subject == "" {
@@ -117,13 +118,13 @@ func (a *Auth) verifyIDToken(ctx context.Context, raw, accessToken string) (*oid
 	if idt.IssuedAt.After(time.Now().Add(a.clockSkew)) {
 		return nil, nil, fmt.Errorf("the id_token was issued in the future (iat %v)", idt.IssuedAt)
 	}
-	if extra.AuthorizedParty != "" && extra.AuthorizedParty != a.clientID {
+	if extra.AuthorizedParty != "" && extra.AuthorizedParty != p.clientID {
 		return nil, nil, fmt.Errorf("the id_token's azp is %q, not this client", extra.AuthorizedParty)
 	}
 	if len(idt.Audience) > 1 && extra.AuthorizedParty == "" {
 		return nil, nil, fmt.Errorf("the id_token has several audiences %q and no azp", idt.Audience)
 	}
-	if !slices.Contains(idt.Audience, a.clientID) {
+	if !slices.Contains(idt.Audience, p.clientID) {
 		return nil, nil, fmt.Errorf("the id_token's aud %q does not include this client", idt.Audience)
 	}
 	if idt.AccessTokenHash != "" && accessToken != "" {

@@ -87,16 +87,17 @@ func TestVerifyTokensUnit(t *testing.T) {
 			if tt.signer != nil {
 				signer = tt.signer
 			}
-			a := &Auth{issuer: issuer, clientID: client, clockSkew: time.Minute, maxAge: -1, acrValues: tt.acr, maxClaims: DefaultMaxClaimsSize,
+			p := &provider{issuer: issuer, clientID: client, maxAge: -1, acrValues: tt.acr,
 				verifier: newIDTokenVerifier(issuer, false, keys, client, []string{"RS256"}, time.Minute)}
-			if a.tel, err = newTelemetry(issuer, nil, nil); err != nil {
+			a := &Auth{providers: []*provider{p}, clockSkew: time.Minute, maxClaims: DefaultMaxClaimsSize}
+			if p.tel, err = newTelemetry(issuer, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			if tt.maxAge != 0 {
-				a.maxAge = tt.maxAge
+				p.maxAge = tt.maxAge
 			}
 			tok := (&oauth2.Token{AccessToken: access}).WithExtra(map[string]any{"id_token": signJWT(t, signer, claims)})
-			l, _, err := a.verifyTokens(httptest.NewRequest("GET", "/callback", nil), tok, &pendingLogin{Nonce: nonce})
+			l, _, err := a.verifyTokens(httptest.NewRequest("GET", "/callback", nil), p, tok, &pendingLogin{Nonce: nonce})
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("refused: %v", err)
