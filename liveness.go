@@ -23,6 +23,13 @@ func (a *Auth) confirmLive(w http.ResponseWriter, r *http.Request, l *login, now
 		return l, false
 	}
 	ctx := r.Context()
+	if a.providerOf(l) == nil {
+		// Its provider was removed from the configuration: fail closed.
+		a.claims.forget(l.ID)
+		a.sm.Remove(ctx, sessionKey)
+		a.log.InfoContext(ctx, "oidcauth: login ended: its provider is not configured any more", "sub", l.Subject, "iss", printable(l.Issuer, 200))
+		return nil, false
+	}
 	ts, err := a.loadTokens(ctx, l)
 	switch {
 	case errors.Is(err, ErrNotLoggedIn):
