@@ -224,6 +224,20 @@ func TestProvidersSessionGoesToItsProvider(t *testing.T) {
 	}
 }
 
+// TestProvidersSilentLogin: a silent login goes to New's provider, not to
+// the chooser, which would be no silent login.
+func TestProvidersSilentLogin(t *testing.T) {
+	t.Parallel()
+	tp := newTwoProviders(t, oidctest.Config{}, oidctest.Config{}, WithSilentLogin())
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	tp.auth.LoadAndSave(tp.auth.Optional(http.NotFoundHandler())).ServeHTTP(rec, req)
+	loc := rec.Header().Get("Location")
+	if rec.Code != http.StatusFound || !strings.HasPrefix(loc, tp.op.Issuer+"/") || !strings.Contains(loc, "prompt=none") {
+		t.Fatalf("silent login: %d to %q, want main's authorize endpoint with prompt=none", rec.Code, loc)
+	}
+}
+
 func TestProvidersLoginChooser(t *testing.T) {
 	t.Parallel()
 	var tp *twoProviders

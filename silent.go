@@ -44,7 +44,8 @@ func (a *Auth) trySilentLogin(w http.ResponseWriter, r *http.Request) bool {
 		Name: a.silentCookie, Value: "1", Path: "/",
 		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode,
 	})
-	a.startLoginWith(w, r, SafeReturnTo(r.URL.RequestURI()), loginRequest{prompt: "none", silent: true})
+	// With several providers, New's: a silent login cannot ask which.
+	a.startLoginWith(w, r, SafeReturnTo(r.URL.RequestURI()), loginRequest{prompt: "none", silent: true, provider: a.primary()})
 	return true
 }
 

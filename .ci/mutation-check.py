@@ -249,6 +249,7 @@ muts = [
  ('refresh.go', 'tok, err := p.oauth.TokenSource(pctx,', 'tok, err := a.primary().oauth.TokenSource(pctx,', 'TestProvidersSessionGoesToItsProvider'),
  ('frontchannel.go', 'h.Set("Content-Security-Policy", csps[p])', '_ = csps', 'TestProvidersBackchannelLogout'),
  ('sessionend.go', 'case a.several():\n\t\treturn', 'case false:\n\t\treturn', 'TestProvidersEndSessions'),
+ ('silent.go', 'silent: true, provider: a.primary()}', 'silent: true}', 'TestProvidersSilentLogin'),
  ('liveness.go', 'if a.providerOf(l) == nil {\n\t\t// Its provider', 'if false {\n\t\t// Its provider', 'TestProvidersRemovedProvider'),
 ]
 if filters:
