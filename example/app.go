@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/oidcauth/oidcauth"
 )
@@ -19,6 +20,8 @@ type app struct {
 	DevProvider bool
 	// URL is where a browser opens the app: the redirect URL's origin.
 	URL string
+	// Providers are the providers' names, the first's first.
+	Providers []string
 
 	closers []func()
 }
@@ -96,6 +99,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 		// Sender-constrained tokens: userinfo and Client(r) send DPoP proofs.
 		opts = append(opts, oidcauth.WithDPoP())
 	}
+	opts = append(opts, oidcauth.WithProviderName(cfg.ProviderName))
+	if s := cfg.Second; s != nil {
+		opts = append(opts, oidcauth.WithProvider(s.Name, s.Issuer, s.options(cfg)...))
+	}
 	if store != nil {
 		// oidcauth's own manager on Redis or Postgres: its cookie defaults,
 		// idle timeout and session encoding.
@@ -103,18 +110,38 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (_ *app, err erro
 	}
 	auth, err := oidcauth.New(ctx, cfg.Issuer, opts...)
 	if err != nil {
+		// New names the provider added with WithProvider whose setup
+		// failed in its error's first words.
+		if s := cfg.Second; s != nil && strings.HasPrefix(err.Error(), fmt.Sprintf("provider %q: ", s.Name)) {
+			if errors.Is(err, oidcauth.ErrDiscovery) {
+				return nil, fmt.Errorf("OIDC2_ISSUER: %w", err)
+			}
+			return nil, fmt.Errorf("setting up OpenID Connect with the second provider %s: %w", s.Issuer, err)
+		}
 		if errors.Is(err, oidcauth.ErrDiscovery) && cfg.Endpoints == nil && !a.DevProvider {
 			return nil, fmt.Errorf("OIDC_ISSUER: %w", err)
 		}
 		return nil, fmt.Errorf("setting up OpenID Connect with the provider %s: %w", cfg.Issuer, err)
 	}
+	a.Providers = auth.Providers()
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", auth.Optional(home(auth, a.Issuer, a.DevProvider, log)))
 	mux.Handle("GET /me", auth.Require(http.HandlerFunc(me)))
 	mux.Handle("GET /api/me", auth.Require(http.HandlerFunc(me)))
 	mux.Handle("GET /api/userinfo", auth.Require(userinfo(auth)))
-	mux.Handle("GET /callback", auth.CallbackHandler())
+	callback := auth.CallbackHandler()
+	mux.Handle("GET /callback", callback)
+	if s := cfg.Second; s != nil {
+		// With two providers the callback tells them apart by path: each
+		// redirect URL's path is mounted (the first's too, when it is not
+		// /callback).
+		for _, path := range []string{callbackPath(cfg.RedirectURL), callbackPath(s.RedirectURL)} {
+			if path != "/callback" {
+				mux.Handle("GET "+path, callback)
+			}
+		}
+	}
 	mux.Handle("GET /login", auth.LoginHandler())
 	mux.Handle("POST /logout", auth.LogoutHandler()) // refuses cross-origin POSTs
 	mux.Handle("POST /backchannel-logout", auth.BackchannelLogoutHandler())

@@ -58,6 +58,12 @@ type config struct {
 
 	// Policy configures the per-route policy routes (policy.go).
 	Policy policyConfig
+
+	// ProviderName is the name of the provider of OIDC_ISSUER, or of the
+	// development provider (OIDC_PROVIDER_NAME, default "main").
+	ProviderName string
+	// Second is the second provider (OIDC2_*, providers.go); nil for one.
+	Second *secondProvider
 }
 
 // configError is a bad environment variable. Its message starts with the
@@ -177,6 +183,9 @@ func loadConfig(getenv func(string) (string, bool)) (config, error) {
 
 	var err error
 	if cfg.Policy, err = loadPolicyConfig(get); err != nil {
+		return cfg, err
+	}
+	if err := loadProviders(getenv, &cfg); err != nil {
 		return cfg, err
 	}
 
@@ -304,8 +313,17 @@ func baseURL(addr string) string {
 }
 
 // withDefaults fills in the URLs that depend on the address the app listens
-// on, as the example's contract says: http://ADDR/callback and http://ADDR/.
+// on, as the example's contract says: http://ADDR/callback and http://ADDR/,
+// and the second provider's http://ADDR/callback/<OIDC2_NAME>.
 func (c config) withDefaults() config {
+	if c.ProviderName == "" {
+		c.ProviderName = defaultProviderName
+	}
+	if c.Second != nil && c.Second.RedirectURL == "" {
+		s := *c.Second
+		s.RedirectURL = defaultSecondRedirect(c.Addr, s.Name)
+		c.Second = &s
+	}
 	if c.RedirectURL == "" {
 		c.RedirectURL = baseURL(c.Addr) + "/callback"
 	}

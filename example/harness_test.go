@@ -26,11 +26,18 @@ type testApp struct {
 
 func startApp(t *testing.T, env map[string]string) *testApp {
 	t.Helper()
+	return serveApp(t, httptest.NewUnstartedServer(nil), env)
+}
+
+// serveApp serves the app for env on srv, an unstarted server whose
+// address a test may have given its providers first.
+func serveApp(t *testing.T, srv *httptest.Server, env map[string]string) *testApp {
+	t.Helper()
 	cfg, err := loadConfig(envOf(env))
 	if err != nil {
+		srv.Close()
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(nil)
 	cfg.Addr = srv.Listener.Addr().String()
 	app, err := newApp(t.Context(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
@@ -44,12 +51,25 @@ func startApp(t *testing.T, env map[string]string) *testApp {
 	if app.URL != srv.URL+"/" {
 		t.Errorf("app.URL = %q, want %q", app.URL, srv.URL+"/")
 	}
+	return &testApp{t: t, url: srv.URL, issuer: app.Issuer, client: newClient()}
+}
+
+// newClient is a browser-like client: a cookie jar of its own, and no
+// redirect followed by itself.
+func newClient() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &testApp{t: t, url: srv.URL, issuer: app.Issuer, client: &http.Client{
+	return &http.Client{
 		Jar:           jar,
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}
+}
+
+// browser returns another browser on the same app: its own cookies.
+func (a *testApp) browser() *testApp {
+	b := *a
+	b.client = newClient()
+	return &b
 }
 
 // do sends a request (a form POST when form is not nil) and returns the

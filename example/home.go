@@ -33,7 +33,8 @@ button{font:inherit;padding:.3rem .9rem}
 </head><body>
 <h1>oidcauth example</h1>
 {{if .LoggedIn -}}
-<p>Logged in as <strong>{{.Name}}</strong> at <code>{{.Issuer}}</code>.</p>
+<p>Logged in as <strong>{{.Name}}</strong> at <code>{{.Issuer}}</code>
+{{- with .Provider}}, with the provider <strong class="provider">{{.}}</strong>{{end}}.</p>
 <p>Your session ends at <time datetime="{{.DeadlineISO}}">{{.Deadline}}</time> (in {{.DeadlineIn}}){{with .Idle}}, or after {{.}} without a request{{end}}.</p>
 <div class="actions">
 <form method="get" action="/api/userinfo"><button>Refresh: call userinfo</button></form>
@@ -59,6 +60,9 @@ are protected by oidcauth's middleware, with sessions kept by scs.
 {{- if .DevProvider}} It runs with an embedded development provider, which accepts any user name and password.
 {{- else}} It logs in at <code>{{.Issuer}}</code>.{{end}}</p>
 <p><a href="/login?return_to=/">Log in</a> to see your claims and your session here.</p>
+{{- with .Logins}}
+<p>Or log in straight away with {{range $i, $l := .}}{{if $i}} or {{end}}<a href="{{$l.URL}}">{{$l.Name}}</a>{{end}}.</p>
+{{- end}}
 <ul>
 <li><a href="/me">/me</a> is a protected page: it sends you to the provider to log in, then shows your claims as JSON.</li>
 <li><a href="/api/me">/api/me</a> is a protected API: without a login it answers 401, never a redirect.</li>
@@ -73,12 +77,19 @@ type homeData struct {
 	LoggedOut   bool // just back from a logout (auth.LoggedOut)
 	Issuer      string
 	DevProvider bool
+	// Provider is the name of the session's provider, and Logins a login
+	// link per provider, when there are several.
+	Provider string
+	Logins   []loginLink
 
 	Name                              string
 	Deadline, DeadlineISO, DeadlineIn string
 	Idle                              string // empty: no idle timeout
 	Claims                            []claimRow
 }
+
+// loginLink is a link that starts a login at one provider.
+type loginLink struct{ Name, URL string }
 
 // claimRow is one claim of the table, its value as text; Time is the date a
 // NumericDate claim (exp, iat, auth_time...) stands for.
@@ -92,13 +103,16 @@ var dateClaims = []string{"exp", "iat", "nbf", "auth_time", "updated_at"}
 // home is the public page (behind auth.Optional): for a logged-in user the
 // claims, the session's end, a refresh and a logout button; for anyone else
 // what the demo is and how to log in, and a note after a logout. issuer is
-// the provider's, dev says it is the embedded development provider.
+// the provider's, dev says it is the embedded development provider. With
+// several providers the page names the session's provider, and offers a
+// login link per provider.
 //
 // GET / is also the post-logout redirect URL (OIDC_POST_LOGOUT_REDIRECT_URL
 // by default): the provider sends the browser back to /?state=..., which
 // auth.PostLogoutHandler checks and redirects to / without the state.
 func home(auth *oidcauth.Auth, issuer string, dev bool, log *slog.Logger) http.Handler {
 	postLogout := auth.PostLogoutHandler()
+	several := len(auth.Providers()) > 1
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Has("state") {
 			postLogout.ServeHTTP(w, r)
@@ -108,6 +122,10 @@ func home(auth *oidcauth.Auth, issuer string, dev bool, log *slog.Logger) http.H
 		if c, ok := oidcauth.ClaimsFromContext(r.Context()); ok {
 			data.LoggedIn = true
 			data.Name = displayName(c)
+			if several {
+				data.Provider = auth.ProviderName(r)
+				data.Issuer = c.Issuer
+			}
 			sm := auth.SessionManager()
 			deadline := sm.Deadline(r.Context())
 			data.Deadline = deadline.UTC().Format("2006-01-02 15:04:05 UTC")
@@ -124,6 +142,11 @@ func home(auth *oidcauth.Auth, issuer string, dev bool, log *slog.Logger) http.H
 			data.Claims = rows
 		} else {
 			data.LoggedOut = auth.LoggedOut(w, r)
+			if several {
+				for _, name := range auth.Providers() {
+					data.Logins = append(data.Logins, loginLink{name, auth.LoginURL(name, "/")})
+				}
+			}
 		}
 		pageHeaders(w, "text/html; charset=utf-8")
 		if err := homePage.Execute(w, data); err != nil {

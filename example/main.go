@@ -61,9 +61,12 @@ func run(cfg config, log *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if app.DevProvider {
-		log.Info("development provider started: any user name and password log in", "issuer", app.Issuer)
+		log.Info("development provider started: any user name and password log in", "issuer", app.Issuer, "provider", cfg.withDefaults().ProviderName)
 	} else {
-		log.Info("using the provider", "issuer", app.Issuer)
+		log.Info("using the provider", "issuer", app.Issuer, "provider", cfg.withDefaults().ProviderName)
+	}
+	if s := cfg.Second; s != nil {
+		log.Info("using a second provider", "issuer", s.Issuer, "provider", s.Name)
 	}
 	log.Info("example app listening: open it in a browser", "url", app.URL, "addr", cfg.Addr)
 
