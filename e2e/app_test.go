@@ -106,7 +106,7 @@ func baseEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "ADDR" || strings.HasPrefix(k, "OIDC_") || strings.HasPrefix(k, "SESSION_") {
+		if k == "ADDR" || strings.HasPrefix(k, "OIDC_") || strings.HasPrefix(k, "OIDC2_") || strings.HasPrefix(k, "SESSION_") {
 			continue
 		}
 		env = append(env, kv)
