@@ -284,21 +284,29 @@ func TestTwoProviders(t *testing.T) {
 func TestTwoProvidersMixUp(t *testing.T) {
 	tp := startTwoProviders(t)
 	b := tp.app.browser()
-	resp, _ := b.get("/login?provider=main&return_to=/me", nil)
-	resp, _ = b.get(b.wantRedirect(resp, tp.main.Issuer+"/authorize?"), nil)
-	callback, err := url.Parse(b.wantRedirect(resp, b.url+"/callback?"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, body := b.get("/callback/second?"+callback.RawQuery, nil)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "issuer_mismatch") {
-		t.Errorf("the main provider's response at the second's redirect URI: %d, want 400 issuer_mismatch:\n%s", resp.StatusCode, body)
+	// Once with the iss parameter made the second's (only the redirect
+	// URI's binding to the main provider refuses it), once as it came.
+	for _, forge := range []bool{true, false} {
+		resp, _ := b.get("/login?provider=main&return_to=/me", nil)
+		resp, _ = b.get(b.wantRedirect(resp, tp.main.Issuer+"/authorize?"), nil)
+		callback, err := url.Parse(b.wantRedirect(resp, b.url+"/callback?"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := callback.Query()
+		if forge {
+			q.Set("iss", tp.other.Issuer)
+		}
+		resp, body := b.get("/callback/second?"+q.Encode(), nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "issuer_mismatch") {
+			t.Errorf("the main provider's response (iss %s) at the second's redirect URI: %d, want 400 issuer_mismatch:\n%s", q.Get("iss"), resp.StatusCode, body)
+		}
 	}
 	if n := len(tp.main.TokenRequests()) + len(tp.other.TokenRequests()); n != 0 {
 		t.Errorf("the providers got %d token requests, want none", n)
 	}
 	if s := b.apiStatus(); s != http.StatusUnauthorized {
-		t.Errorf("GET /api/me after the refused response: %d, want 401", s)
+		t.Errorf("GET /api/me after the refused responses: %d, want 401", s)
 	}
 }
 
