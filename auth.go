@@ -53,6 +53,7 @@ type Auth struct {
 	loginHook    LoginHook
 	logoutHook   LogoutHook
 	chooser      http.Handler // WithLoginChooser; nil: the default page
+	clientJWKS   []byte       // every provider's client keys (clientkey.go); nil: none
 }
 
 // New builds an Auth for the provider whose issuer identifier is issuer,
@@ -105,7 +106,7 @@ func New(ctx context.Context, issuer string, opts ...Option) (*Auth, error) {
 	if err := checkProviders(a.providers); err != nil {
 		return nil, err
 	}
-	a.tel = first.tel
+	a.tel, a.clientJWKS = first.tel, mergeClientJWKS(a.providers)
 	redirect, _ := url.Parse(first.oauth.RedirectURL)
 	a.secure = redirect.Scheme == "https"
 	a.site, a.logoutLanding = newSite(redirect), cfg.postLogoutLanding

@@ -254,7 +254,7 @@ func (a *Auth) ClientJWKSHandler() http.Handler {
 		if !a.requireMethod(w, r, "Use GET for the key set.", http.MethodGet, http.MethodHead) {
 			return
 		}
-		jwks := a.clientJWKS()
+		jwks := a.clientJWKS
 		if jwks == nil {
 			http.NotFound(w, r)
 			return
@@ -270,13 +270,13 @@ func (a *Auth) ClientJWKSHandler() http.Handler {
 // ClientJWKS returns the client's public key set, as ClientJWKSHandler
 // serves it, or nil without a client key. With several providers
 // (WithProvider) it holds the keys of each, in the providers' order.
-func (a *Auth) ClientJWKS() []byte { return slices.Clone(a.clientJWKS()) }
+func (a *Auth) ClientJWKS() []byte { return slices.Clone(a.clientJWKS) }
 
-// clientJWKS is the key set of the providers' client keys; nil when none
-// has one.
-func (a *Auth) clientJWKS() []byte {
+// mergeClientJWKS is the key set of the providers' client keys; nil when
+// none has one.
+func mergeClientJWKS(ps []*provider) []byte {
 	var sets [][]byte
-	for _, p := range a.providers {
+	for _, p := range ps {
 		if p.clientKeys != nil {
 			sets = append(sets, p.clientKeys.jwks)
 		}

@@ -55,8 +55,8 @@ func (a *Auth) verifyTokens(r *http.Request, p *provider, tok *oauth2.Token, pen
 		Tag:       claimsTag(raw),
 		Seen:      time.Now(),
 	}
-	if p.tenancy != nil || p != a.primary() {
-		l.Issuer = extra.Issuer // else New's provider's: sessions stay as small
+	if extra.Issuer != a.primary().issuer {
+		l.Issuer = extra.Issuer // else issuerOf knows it: sessions stay as small
 	}
 	ts := &tokenSet{
 		AccessToken:  tok.AccessToken,

@@ -245,7 +245,7 @@ muts = [
  ('providers.go', 'case p.issuer == q.issuer:', 'case false:', 'TestProvidersOptions/the_same_issuer'),
  ('providers.go', 'if canonicalOrigin(u) != canonicalOrigin(first) {', 'if false {', 'TestProvidersOptions/another_origin'),
  ('providers.go', 'if name := appOptionSet(pc); name != "" {', 'if name := appOptionSet(pc); false {', 'TestProvidersOptions/an_application_option'),
- ('verify.go', 'if p.tenancy != nil || p != a.primary() {', 'if p.tenancy != nil {', 'TestProvidersSessionGoesToItsProvider'),
+ ('verify.go', 'if extra.Issuer != a.primary().issuer {', 'if p.tenancy != nil {', 'TestProvidersSessionGoesToItsProvider'),
  ('refresh.go', 'tok, err := p.oauth.TokenSource(pctx,', 'tok, err := a.primary().oauth.TokenSource(pctx,', 'TestProvidersSessionGoesToItsProvider'),
  ('frontchannel.go', 'h.Set("Content-Security-Policy", csps[p])', '_ = csps', 'TestProvidersBackchannelLogout'),
  ('sessionend.go', 'case a.several():\n\t\treturn', 'case false:\n\t\treturn', 'TestProvidersEndSessions'),
