@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
+	"html"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -246,14 +247,6 @@ func (a *Auth) errorHandler(r *http.Request) ErrorHandler {
 	return DefaultErrorHandler
 }
 
-var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}code{color:#666}</style>
-</head><body><h1>{{.Title}}</h1><p>{{.Description}}</p><p><code>{{.Code}}</code></p>
-<p><a href="/">Back to the start page</a></p></body></html>
-`))
-
 // DefaultErrorHandler answers a failed request with a minimal page: JSON
 // {"error", "error_description"} for API requests (the [Error]'s API field,
 // a 401, a method other than GET or HEAD, or an Accept header that names
@@ -287,7 +280,15 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, err
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	errorPage.Execute(w, struct{ Title, Description, Code string }{http.StatusText(status), desc, code})
+	// Escaped by hand, not with html/template: see chooserHead.
+	title := html.EscapeString(http.StatusText(status))
+	io.WriteString(w, `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>`+title+`</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}code{color:#666}</style>
+</head><body><h1>`+title+`</h1><p>`+html.EscapeString(desc)+`</p><p><code>`+html.EscapeString(code)+`</code></p>
+<p><a href="/">Back to the start page</a></p></body></html>
+`)
 }
 
 // writeJSONError writes the OAuth-style error body {"error",

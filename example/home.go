@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"html/template"
+	"html"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -15,9 +16,13 @@ import (
 	"github.com/oidcauth/oidcauth"
 )
 
-// homePage is GET /. It has no script, so the CSP of pageHeaders holds; its
-// forms post to the app itself (same origin).
-var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+// homeHead opens GET /. The page has no script, so the CSP of pageHeaders
+// holds; its forms post to the app itself (same origin). It is written with
+// html.EscapeString rather than html/template: a binary that executes a
+// template keeps every exported method of every type it links (go-redis's
+// and pgx's whole APIs here), which doubles this program's size and the
+// memory its code takes.
+const homeHead = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>oidcauth example</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
@@ -32,10 +37,24 @@ button{font:inherit;padding:.3rem .9rem}
 </style>
 </head><body>
 <h1>oidcauth example</h1>
-{{if .LoggedIn -}}
-<p>Logged in as <strong>{{.Name}}</strong> at <code>{{.Issuer}}</code>
-{{- with .Provider}}, with the provider <strong class="provider">{{.}}</strong>{{end}}.</p>
-<p>Your session ends at <time datetime="{{.DeadlineISO}}">{{.Deadline}}</time> (in {{.DeadlineIn}}){{with .Idle}}, or after {{.}} without a request{{end}}.</p>
+`
+
+// writeHome writes GET / for d, every value escaped.
+func writeHome(w io.Writer, d homeData) error {
+	e := html.EscapeString
+	var b strings.Builder
+	b.WriteString(homeHead)
+	if d.LoggedIn {
+		b.WriteString("<p>Logged in as <strong>" + e(d.Name) + "</strong> at <code>" + e(d.Issuer) + "</code>")
+		if d.Provider != "" {
+			b.WriteString(`, with the provider <strong class="provider">` + e(d.Provider) + "</strong>")
+		}
+		b.WriteString(".</p>\n")
+		b.WriteString(`<p>Your session ends at <time datetime="` + e(d.DeadlineISO) + `">` + e(d.Deadline) + "</time> (in " + e(d.DeadlineIn) + ")")
+		if d.Idle != "" {
+			b.WriteString(", or after " + e(d.Idle) + " without a request")
+		}
+		b.WriteString(`.</p>
 <div class="actions">
 <form method="get" action="/api/userinfo"><button>Refresh: call userinfo</button></form>
 <form method="post" action="/logout"><button>Log out</button></form>
@@ -46,32 +65,51 @@ an access token that has expired is refreshed first (that needs a refresh token:
 <h2>Your id_token claims</h2>
 <table>
 <tr><th>claim</th><th>value</th></tr>
-{{range .Claims -}}
-<tr><th>{{.Name}}</th><td>{{.Value}}{{with .Time}} <small>({{.}})</small>{{end}}</td></tr>
-{{end -}}
-</table>
-<p>The same as JSON: <a href="/me">/me</a> (a page) and <a href="/api/me">/api/me</a> (an API).</p>
-{{- else -}}
-{{if .LoggedOut}}<p class="note" role="status">You have been logged out.</p>
-{{end -}}
-<p>You are not logged in.</p>
+`)
+		for _, c := range d.Claims {
+			b.WriteString("<tr><th>" + e(c.Name) + "</th><td>" + e(c.Value))
+			if c.Time != "" {
+				b.WriteString(" <small>(" + e(c.Time) + ")</small>")
+			}
+			b.WriteString("</td></tr>\n")
+		}
+		b.WriteString(`</table>
+<p>The same as JSON: <a href="/me">/me</a> (a page) and <a href="/api/me">/api/me</a> (an API).</p>`)
+	} else {
+		if d.LoggedOut {
+			b.WriteString(`<p class="note" role="status">You have been logged out.</p>` + "\n")
+		}
+		b.WriteString(`<p>You are not logged in.</p>
 <p>This is the demo of oidcauth, OpenID Connect login for Go web apps: a small app whose pages
-are protected by oidcauth's middleware, with sessions kept by scs.
-{{- if .DevProvider}} It runs with an embedded development provider, which accepts any user name and password.
-{{- else}} It logs in at <code>{{.Issuer}}</code>.{{end}}</p>
-<p><a href="/login?return_to=/">Log in</a> to see your claims and your session here.</p>
-{{- with .Logins}}
-<p>Or log in straight away with {{range $i, $l := .}}{{if $i}} or {{end}}<a href="{{$l.URL}}">{{$l.Name}}</a>{{end}}.</p>
-{{- end}}
+are protected by oidcauth's middleware, with sessions kept by scs.`)
+		if d.DevProvider {
+			b.WriteString(" It runs with an embedded development provider, which accepts any user name and password.")
+		} else {
+			b.WriteString(" It logs in at <code>" + e(d.Issuer) + "</code>.")
+		}
+		b.WriteString("</p>\n" + `<p><a href="/login?return_to=/">Log in</a> to see your claims and your session here.</p>`)
+		if len(d.Logins) > 0 {
+			b.WriteString("\n<p>Or log in straight away with ")
+			for i, l := range d.Logins {
+				if i > 0 {
+					b.WriteString(" or ")
+				}
+				b.WriteString(`<a href="` + e(l.URL) + `">` + e(l.Name) + "</a>")
+			}
+			b.WriteString(".</p>")
+		}
+		b.WriteString(`
 <ul>
 <li><a href="/me">/me</a> is a protected page: it sends you to the provider to log in, then shows your claims as JSON.</li>
 <li><a href="/api/me">/api/me</a> is a protected API: without a login it answers 401, never a redirect.</li>
-</ul>
-{{- end}}
-</body></html>
-`))
+</ul>`)
+	}
+	b.WriteString("\n</body></html>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
-// homeData is what homePage shows.
+// homeData is what GET / shows.
 type homeData struct {
 	LoggedIn    bool
 	LoggedOut   bool // just back from a logout (auth.LoggedOut)
@@ -149,7 +187,7 @@ func home(auth *oidcauth.Auth, issuer string, dev bool, log *slog.Logger) http.H
 			}
 		}
 		pageHeaders(w, "text/html; charset=utf-8")
-		if err := homePage.Execute(w, data); err != nil {
+		if err := writeHome(w, data); err != nil {
 			log.Warn("rendering the home page failed", "err", err)
 		}
 	})

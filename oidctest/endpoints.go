@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
+	"html"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -70,16 +71,22 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, doc)
 }
 
-var loginForm = template.Must(template.New("login").Parse(`<!doctype html>
+// loginForm is the interactive login page for action (the form's target)
+// and user (the name it proposes). It is escaped by hand, not with
+// html/template, which would make every program that links oidctest (the
+// example's development provider) keep every exported method it links.
+func loginForm(action, user string) string {
+	return `<!doctype html>
 <html><head><meta charset="utf-8"><title>oidctest login</title></head>
 <body style="font-family:system-ui;max-width:28rem;margin:4rem auto">
 <h1>Development provider</h1>
 <p>Any user name and password are accepted.</p>
-<form method="post" action="{{.Action}}">
-<p><label>User <input name="login" value="{{.User}}" autofocus></label></p>
+<form method="post" action="` + html.EscapeString(action) + `">
+<p><label>User <input name="login" value="` + html.EscapeString(user) + `" autofocus></label></p>
 <p><label>Password <input name="password" type="password" value="dev"></label></p>
 <p><button type="submit">Log in</button></p>
-</form></body></html>`))
+</form></body></html>`
+}
 
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	q, ok := p.authorizeQuery(w, r) // par.go
@@ -153,7 +160,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.Interactive {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			loginForm.Execute(w, map[string]string{"Action": "/authorize?" + r.URL.RawQuery, "User": user.Subject})
+			io.WriteString(w, loginForm("/authorize?"+r.URL.RawQuery, user.Subject))
 			return
 		}
 		if name := strings.TrimSpace(r.PostFormValue("login")); name != "" && name != user.Subject {
