@@ -46,6 +46,8 @@ muts = [
  ("discovery.go", 'if m.Issuer != issuer && !strings.Contains(m.Issuer, tenantPlaceholder) {', 'if false {', "TestNewRejectsBadOptions/issuer_differs_from_discovery"),
  ("logout.go", 'if err := a.deleteTokens(ctx, l); err != nil {', 'if false {', "TestLogout"),
  ("errors.go", 'h.Set("X-Frame-Options", "DENY")', '', "TestCallbackHeaders"),
+ ("errors.go", '<p>`+html.EscapeString(desc)+`</p>', '<p>`+desc+`</p>', "TestProviderErrorIsShownEscaped"),
+ ("chooser.go", 'html.EscapeString(a.LoginURL(p.name, returnTo))', 'a.LoginURL(p.name, returnTo)', "TestProvidersLoginAtEach"),
  ("middleware.go", 'if r.Method != http.MethodGet && r.Method != http.MethodHead {\n\t\treturn true', 'if false {\n\t\treturn true', "TestAnonymousRequests"),
  ("refresh.go", 'if idt.Subject != l.Subject {', 'if false {', "TestRefreshedIDToken/another_sub"),
  ("refresh.go", 'if err := a.verifyRefreshedIDToken(ctx, p, l, raw, tok.AccessToken); err != nil {', 'if false {', "TestRefreshedIDToken/bad_signature"),
