@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -207,7 +208,7 @@ func (a *Auth) handleCallback(w http.ResponseWriter, r *http.Request, prov *prov
 	}
 	e.checked.Store(time.Now().UnixNano())
 	a.claims.put(l.ID, e)
-	a.log.InfoContext(ctx, "oidcauth: login", "sub", l.Subject, "sid", l.SessionID)
+	a.log.LogAttrs(ctx, slog.LevelInfo, "oidcauth: login", slog.String("sub", l.Subject), slog.String("sid", l.SessionID))
 	http.Redirect(w, r, pending.ReturnTo, http.StatusFound)
 }
 

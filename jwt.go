@@ -17,7 +17,12 @@ type jsonTime time.Time
 // UnmarshalJSON reads a JSON number; anything else is an error.
 func (j *jsonTime) UnmarshalJSON(b []byte) error {
 	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
+	if len(b) > 0 && (b[0] == '-' || '0' <= b[0] && b[0] <= '9') {
+		// A number literal, already checked by the decoder calling this:
+		// what json.Unmarshal into a json.Number makes of it, without a
+		// second decoder for every time claim.
+		n = json.Number(b)
+	} else if err := json.Unmarshal(b, &n); err != nil {
 		return err
 	}
 	if unix, err := n.Int64(); err == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -60,8 +62,9 @@ var (
 // OpenTelemetry SDK installed they are the API's no-ops (or the global
 // providers' delegates, which follow an SDK installed later).
 type telemetry struct {
-	tracer   trace.Tracer
-	provider attribute.KeyValue
+	tracer      trace.Tracer
+	provider    attribute.KeyValue
+	providerSet attribute.Set // the provider alone
 
 	loginStarted   metric.Int64Counter
 	loginCompleted metric.Int64Counter
@@ -76,6 +79,12 @@ type telemetry struct {
 	// path) for the HTTP client spans and the duration histogram; written
 	// in New before the client is shared, read-only after.
 	endpoints map[string]string
+
+	// durationSets keeps the attribute sets of providerTime's points by
+	// their values (durationKey): a request to the provider builds and sorts
+	// none. Bounded by maxDurationSets.
+	durationSets     sync.Map
+	durationSetCount atomic.Int32
 }
 
 // WithTracerProvider sets the OpenTelemetry tracer provider oidcauth's spans
@@ -114,9 +123,10 @@ func newTelemetry(issuer string, tp trace.TracerProvider, mp metric.MeterProvide
 		mp = otel.GetMeterProvider()
 	}
 	t := &telemetry{
-		tracer:    tp.Tracer(instrumentationName),
-		provider:  attrProvider.String(issuer),
-		endpoints: map[string]string{},
+		tracer:      tp.Tracer(instrumentationName),
+		provider:    attrProvider.String(issuer),
+		providerSet: attribute.NewSet(attrProvider.String(issuer)),
+		endpoints:   map[string]string{},
 	}
 	m := mp.Meter(instrumentationName)
 	var errs []error
@@ -168,6 +178,10 @@ func endSpan(span trace.Span, err error) {
 
 // add adds 1 to c with the provider attribute and attrs.
 func (t *telemetry) add(ctx context.Context, c metric.Int64Counter, attrs ...attribute.KeyValue) {
+	if len(attrs) == 0 {
+		c.Add(ctx, 1, metric.WithAttributeSet(t.providerSet))
+		return
+	}
 	c.Add(ctx, 1, metric.WithAttributes(append(attrs, t.provider)...))
 }
 

@@ -71,7 +71,12 @@ func (p *providerTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	ep := attrEndpoint.String(endpoint)
 	host, port := req.URL.Hostname(), req.URL.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[req.URL.Scheme]
+		switch req.URL.Scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
 	}
 	u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}
 	ctx, span := p.tel.tracer.Start(req.Context(), req.Method+" "+endpoint,
@@ -84,27 +89,57 @@ func (p *providerTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	start := time.Now()
 	resp, err := p.next.RoundTrip(req.WithContext(ctx))
 	elapsed := time.Since(start).Seconds()
-	attrs := []attribute.KeyValue{ep, p.tel.provider, attribute.String("http.request.method", req.Method)}
-	var errType string
+	k := durationKey{endpoint: endpoint, method: req.Method}
 	if err != nil {
-		errType = "_OTHER"
+		k.errType = "_OTHER"
 		if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			errType = "timeout"
+			k.errType = "timeout"
 		}
 	} else {
-		status := attribute.Int("http.response.status_code", resp.StatusCode)
-		attrs = append(attrs, status)
-		span.SetAttributes(status)
+		k.status = resp.StatusCode
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 		if resp.StatusCode >= 400 {
-			errType = strconv.Itoa(resp.StatusCode)
+			k.errType = strconv.Itoa(resp.StatusCode)
 		}
 	}
-	if errType != "" {
-		attrs = append(attrs, attrError.String(errType))
-		span.SetAttributes(attrError.String(errType))
-		span.SetStatus(codes.Error, errType)
+	if k.errType != "" {
+		span.SetAttributes(attrError.String(k.errType))
+		span.SetStatus(codes.Error, k.errType)
 	}
-	p.tel.providerTime.Record(ctx, elapsed, metric.WithAttributes(attrs...))
+	p.tel.providerTime.Record(ctx, elapsed, metric.WithAttributeSet(p.tel.durationSet(k)))
 	span.End()
 	return resp, err
+}
+
+// durationKey is what a point of oidcauth.provider.request.duration has
+// besides the provider: the endpoint, the method, the status (0: none) and
+// the error.type (empty: none).
+type durationKey struct {
+	endpoint, method, errType string
+	status                    int
+}
+
+// maxDurationSets bounds the attribute sets telemetry keeps: endpoints,
+// methods and statuses are few, but a provider chooses its statuses.
+const maxDurationSets = 256
+
+// durationSet returns the attribute set of k's points, made once.
+func (t *telemetry) durationSet(k durationKey) attribute.Set {
+	if s, ok := t.durationSets.Load(k); ok {
+		return s.(attribute.Set)
+	}
+	attrs := []attribute.KeyValue{attrEndpoint.String(k.endpoint), t.provider, attribute.String("http.request.method", k.method)}
+	if k.status != 0 {
+		attrs = append(attrs, attribute.Int("http.response.status_code", k.status))
+	}
+	if k.errType != "" {
+		attrs = append(attrs, attrError.String(k.errType))
+	}
+	s := attribute.NewSet(attrs...)
+	if t.durationSetCount.Load() < maxDurationSets {
+		if _, loaded := t.durationSets.LoadOrStore(k, s); !loaded {
+			t.durationSetCount.Add(1)
+		}
+	}
+	return s
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -72,5 +74,33 @@ func TestLogLinesCarryTraceIDs(t *testing.T) {
 	}
 	if withTraceIDs(log) != log {
 		t.Error("withTraceIDs wraps its own logger again")
+	}
+}
+
+// TestDurationSetsAreBounded: the attribute sets of the provider request
+// durations are kept, but no more than maxDurationSets, whatever statuses a
+// provider answers; a set made past the bound is still the point's.
+func TestDurationSetsAreBounded(t *testing.T) {
+	tel := &telemetry{provider: attrProvider.String("https://op.example")}
+	for status := 100; status < 100+2*maxDurationSets; status++ {
+		k := durationKey{endpoint: "token", method: "POST", status: status, errType: strconv.Itoa(status)}
+		s := tel.durationSet(k)
+		if v, ok := s.Value("http.response.status_code"); !ok || v.AsInt64() != int64(status) {
+			t.Fatalf("status %d: the set has %v", status, v)
+		}
+		if v, _ := s.Value(attrError); v.AsString() != strconv.Itoa(status) {
+			t.Fatalf("status %d: error.type %v", status, v)
+		}
+		if v, _ := s.Value(attrProvider); v.AsString() != "https://op.example" || s.Len() != 5 {
+			t.Fatalf("status %d: %v", status, s.Encoded(attribute.DefaultEncoder()))
+		}
+	}
+	n := 0
+	tel.durationSets.Range(func(any, any) bool { n++; return true })
+	if n != maxDurationSets || tel.durationSetCount.Load() != maxDurationSets {
+		t.Errorf("%d sets kept (count %d), want %d", n, tel.durationSetCount.Load(), maxDurationSets)
+	}
+	if s := tel.durationSet(durationKey{endpoint: "jwks", method: "GET", status: 200}); s.Len() != 4 {
+		t.Errorf("a success has %d attributes, want 4 (no error.type)", s.Len())
 	}
 }
