@@ -24,7 +24,8 @@ type claimsEntry struct {
 }
 
 // newClaimsEntry parses the claims of a token record: its merged claims,
-// else its id_token's payload.
+// else its id_token's payload (parsed already when the callback verified
+// that very token).
 func newClaimsEntry(ts *tokenSet) (*claimsEntry, error) {
 	raw := ts.Claims
 	if raw == nil {
@@ -33,9 +34,12 @@ func newClaimsEntry(ts *tokenSet) (*claimsEntry, error) {
 			return nil, err
 		}
 	}
-	c, err := parseClaims(raw)
-	if err != nil {
-		return nil, err
+	c := ts.parsed
+	if c == nil || ts.Claims != nil || ts.parsedFrom != ts.IDToken {
+		var err error
+		if c, err = parseClaims(raw); err != nil {
+			return nil, err
+		}
 	}
 	return &claimsEntry{tag: claimsTag(ts.IDToken), raw: raw, claims: c}, nil
 }

@@ -31,6 +31,12 @@ type tokenSet struct {
 	DPoPKey json.RawMessage `json:"k,omitempty"`
 	// Version counts the writes, so a refresh can tell a newer set apart.
 	Version int `json:"v"`
+
+	// parsed are the claims of the id_token parsedFrom as the callback's
+	// verification read them (not stored): newClaimsEntry's, while IDToken
+	// is still that token and Claims is nil.
+	parsed     *Claims
+	parsedFrom string
 }
 
 // loadTokens reads the token set of l. A missing record means the login's

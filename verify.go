@@ -66,18 +66,22 @@ func (a *Auth) verifyTokens(r *http.Request, p *provider, tok *oauth2.Token, pen
 		Obtained:     time.Now(),
 		IDToken:      raw,
 		Version:      1,
+		parsed:       &extra.Claims,
+		parsedFrom:   raw,
 	}
 	return l, ts, nil
 }
 
-// idTokenExtra are the claims go-oidc does not check or expose.
+// idTokenExtra are the claims go-oidc does not check or expose, read with
+// the standard claims in one decoding: Claims as the request context gives
+// them (azp, sid and acr among them), and the time claims this package
+// checks as strict JSON numbers, whose iat and auth_time verifyIDToken
+// copies into Claims.
 type idTokenExtra struct {
-	AuthorizedParty string    `json:"azp"`
-	SessionID       string    `json:"sid"`
-	IssuedAt        *jsonTime `json:"iat"`
-	NotBefore       *jsonTime `json:"nbf"`
-	AuthTime        *jsonTime `json:"auth_time"`
-	ACR             string    `json:"acr"`
+	Claims
+	IssuedAt  *jsonTime `json:"iat"`
+	NotBefore *jsonTime `json:"nbf"`
+	AuthTime  *jsonTime `json:"auth_time"`
 	// TenantID is a multi-tenant issuer's tenant (tenant.go).
 	TenantID string `json:"tid"`
 	// Issuer is the token's iss, checked by tokenIssuer.
@@ -101,6 +105,12 @@ func (a *Auth) verifyIDToken(ctx context.Context, p *provider, raw, accessToken 
 	var extra idTokenExtra
 	if err := idt.Claims(&extra); err != nil {
 		return nil, nil, err
+	}
+	if extra.IssuedAt != nil {
+		extra.Claims.IssuedAt = NumericDate{extra.IssuedAt.time().UTC()}
+	}
+	if extra.AuthTime != nil {
+		extra.Claims.AuthTime = NumericDate{extra.AuthTime.time().UTC()}
 	}
 	if extra.Issuer, err = p.tokenIssuer(idt.Issuer, extra.TenantID); err != nil {
 		return nil, nil, err

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,12 +98,24 @@ func TestVerifyTokensUnit(t *testing.T) {
 				p.maxAge = tt.maxAge
 			}
 			tok := (&oauth2.Token{AccessToken: access}).WithExtra(map[string]any{"id_token": signJWT(t, signer, claims)})
-			l, _, err := a.verifyTokens(httptest.NewRequest("GET", "/callback", nil), p, tok, &pendingLogin{Nonce: nonce})
+			l, ts, err := a.verifyTokens(httptest.NewRequest("GET", "/callback", nil), p, tok, &pendingLogin{Nonce: nonce})
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("refused: %v", err)
 			case tt.wantErr == "" && l.Subject != "alice":
 				t.Fatalf("login of %q, want alice", l.Subject)
+			case tt.wantErr == "":
+				// The claims read once at the verification are those the
+				// token record's payload gives.
+				e, err := newClaimsEntry(ts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				payload, _ := jwtPayload(ts.IDToken)
+				want, err := parseClaims(payload)
+				if err != nil || ts.parsed == nil || e.claims != ts.parsed || !reflect.DeepEqual(e.claims, want) {
+					t.Fatalf("claims %+v (kept %v), want %+v (%v)", e.claims, ts.parsed != nil, want, err)
+				}
 			case tt.wantErr != "" && err == nil:
 				t.Fatalf("accepted, want an error about %q", tt.wantErr)
 			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
