@@ -94,47 +94,79 @@ func BenchmarkLogin(b *testing.B) {
 			name = "oidcauth-100-sessions"
 		}
 		b.Run(name, func(b *testing.B) {
-			// The logger of an application: Info, to a handler that keeps
-			// nothing (the harness's Debug log grows over the run).
-			h := newHarness(b, oidctest.Config{}, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-			next := nextUser(h.op)
+			login := oidcauthLogin(b, sameUser)
 			b.ReportAllocs()
 			for b.Loop() {
-				if !sameUser {
-					next()
-				}
-				h.client.Jar = newJar()
-				if resp := h.login("/me"); resp.StatusCode != http.StatusFound {
-					b.Fatalf("status %d", resp.StatusCode)
-				}
+				login()
 			}
 		})
 	}
 	b.Run("hand-written", func(b *testing.B) {
-		h := newHarness(b, oidctest.Config{})
-		sm := h.auth.SessionManager()
-		provider, err := oidc.NewProvider(context.Background(), h.op.Issuer)
-		if err != nil {
-			b.Fatal(err)
-		}
-		hw := &handWritten{sm: sm, verifier: provider.Verifier(&oidc.Config{ClientID: "client"}),
-			conf: oauth2.Config{ClientID: "client", ClientSecret: "secret", RedirectURL: h.app.URL + "/callback",
-				Endpoint: provider.Endpoint(), Scopes: []string{"openid", "profile", "email"}}}
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /me", hw.start)
-		mux.HandleFunc("GET /callback", hw.callback)
-		h.app.Config.Handler = sm.LoadAndSave(mux)
-		next := nextUser(h.op)
+		login := handWrittenLogin(b)
 		b.ReportAllocs()
 		for b.Loop() {
-			next()
-			h.client.Jar = newJar()
-			u := h.startLogin("/me")
-			if resp := h.get(h.authorize(u)); resp.StatusCode != http.StatusFound {
-				b.Fatalf("status %d %s", resp.StatusCode, body(resp))
-			}
+			login()
 		}
 	})
+	// One login of each in turn, in one process: a CPU profile of this
+	// compares the two callbacks under the same conditions of the machine
+	// (bench/callback-cpu.sh).
+	b.Run("side-by-side", func(b *testing.B) {
+		o, h := oidcauthLogin(b, false), handWrittenLogin(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			o()
+			h()
+		}
+	})
+}
+
+// oidcauthLogin returns a function that runs one whole login with
+// oidcauth's defaults (another user each time unless sameUser).
+func oidcauthLogin(b *testing.B, sameUser bool) func() {
+	b.Helper()
+	// The logger of an application: Info, to a handler that keeps nothing
+	// (the harness's Debug log grows over the run).
+	h := newHarness(b, oidctest.Config{}, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	next := nextUser(h.op)
+	return func() {
+		if !sameUser {
+			next()
+		}
+		h.client.Jar = newJar()
+		if resp := h.login("/me"); resp.StatusCode != http.StatusFound {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
+
+// handWrittenLogin returns a function that runs one whole login with the
+// hand-written x/oauth2 + go-oidc callback (handWritten), another user each
+// time.
+func handWrittenLogin(b *testing.B) func() {
+	b.Helper()
+	h := newHarness(b, oidctest.Config{})
+	sm := scs.New() // what a user writes by hand
+	provider, err := oidc.NewProvider(context.Background(), h.op.Issuer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hw := &handWritten{sm: sm, verifier: provider.Verifier(&oidc.Config{ClientID: "client"}),
+		conf: oauth2.Config{ClientID: "client", ClientSecret: "secret", RedirectURL: h.app.URL + "/callback",
+			Endpoint: provider.Endpoint(), Scopes: []string{"openid", "profile", "email"}}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /me", hw.start)
+	mux.HandleFunc("GET /callback", hw.callback)
+	h.app.Config.Handler = sm.LoadAndSave(mux)
+	next := nextUser(h.op)
+	return func() {
+		next()
+		h.client.Jar = newJar()
+		u := h.startLogin("/me")
+		if resp := h.get(h.authorize(u)); resp.StatusCode != http.StatusFound {
+			b.Fatalf("status %d %s", resp.StatusCode, body(resp))
+		}
+	}
 }
 
 // handWritten is the login a user writes by hand with x/oauth2 and
