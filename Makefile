@@ -59,7 +59,8 @@ run:
 
 ## bench-load: wrk against the same authenticated GET served bare, behind the
 ## scs floor (a fresh scs.New() holding a []byte, without and with an idle
-## timeout; also with goredisstore), behind oidcauth, by the example's GET
+## timeout; also with goredisstore: bench/floor), behind oidcauth (the same
+## small program with oidcauth: bench/app), by the example's GET
 ## /api/me (memory and Redis sessions) and by Apache's mod_auth_openidc, each
 ## server its own process pinned to one CPU and wrk to another; one logged-in
 ## session, on loopback; requests per server CPU-second, RSS and Redis round
@@ -81,8 +82,8 @@ bench-load:
 	@command -v wrk >/dev/null 2>&1 || { echo "bench-load needs wrk: install it with 'apt-get install wrk' (Debian) and run again" >&2; exit 1; }
 	@mkdir -p bench/out
 	cd example && go build -o ../bench/out/example .
-	cd bench && go build -o out/load ./load && go build -o out/floor ./floor
-	./bench/out/load -out bench/out -example bench/out/example -floor bench/out/floor $(LOAD_FLAGS)
+	cd bench && go build -o out/load ./load && go build -o out/floor ./floor && go build -o out/app ./app
+	./bench/out/load -out bench/out -example bench/out/example -floor bench/out/floor -app bench/out/app $(LOAD_FLAGS)
 	@if command -v gnuplot >/dev/null 2>&1; then \
 		gnuplot -e "outdir='bench/out'" bench/chart.gp && echo "wrote bench/out/load.png"; \
 	else echo "no chart: gnuplot is not installed ('apt-get install gnuplot-nox')"; fi

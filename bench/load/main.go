@@ -17,8 +17,9 @@
 //     redis-server this program starts.
 //
 // Each server is its own process: the floors the small program
-// bench/floor (-floor), the example its binary (-example), bare and
-// oidcauth this program (-serve). With taskset and two CPUs or more, wrk
+// bench/floor (-floor), oidcauth the same small program with oidcauth,
+// bench/app (-app), the example its binary (-example), bare (and the
+// others without those flags) this program (-serve). With taskset and two CPUs or more, wrk
 // runs on one CPU (-wrk-cpu) and every server, Redis too, on another
 // (-server-cpu), each Go server with GOMAXPROCS=1; the number compared is
 // requests per second of the server's own CPU time (user+system, from
@@ -67,11 +68,11 @@ import (
 var reportLua []byte
 
 type options struct {
-	duration, warmup, timeout time.Duration
-	threads, conns, rounds    int
-	out, example, wrk, floor  string
-	pin                       pinning
-	targets                   []string
+	duration, warmup, timeout     time.Duration
+	threads, conns, rounds        int
+	out, example, wrk, floor, app string
+	pin                           pinning
+	targets                       []string
 }
 
 // allTargets are the targets in the order they are listed.
@@ -91,6 +92,7 @@ func main() {
 	flag.StringVar(&o.example, "example", "", "a binary built from ./example (GET /api/me); empty: skip the example targets")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk command")
 	flag.StringVar(&o.floor, "floor", "", "a binary built from ./bench/floor for the floor targets (their RSS is then that of a small scs app); empty: this program serves them")
+	flag.StringVar(&o.app, "app", "", "a binary built from ./bench/app for the oidcauth target (its RSS is then that of a small oidcauth app); empty: this program serves it")
 	flag.DurationVar(&o.timeout, "timeout", 6*time.Minute, "bound on the whole run")
 	pin := flag.Bool("pin", true, "pin wrk and the servers to CPUs with taskset (when there are two CPUs or more)")
 	flag.IntVar(&o.pin.wrkCPU, "wrk-cpu", 0, "the CPU of wrk")
@@ -237,6 +239,9 @@ func run(o options) error {
 	if o.floor == "" {
 		notes = append(notes, "the floors served by bench/load itself (no -floor): their RSS is not that of a small scs app")
 	}
+	if o.app == "" && byName["oidcauth"] != nil {
+		notes = append(notes, "the oidcauth target served by bench/load itself (no -app): its RSS is not that of a small oidcauth app")
+	}
 	info := machineInfo(o, strings.Join(notes, "; "))
 
 	if o.warmup > 0 {
@@ -322,6 +327,9 @@ func startTarget(ctx context.Context, o options, name, self, issuer string, rs *
 		argv := []string{self, "-serve", name, "-issuer", issuer}
 		if o.floor != "" && strings.HasPrefix(name, "floor") {
 			argv = []string{o.floor, "-name", name}
+		}
+		if o.app != "" && name == "oidcauth" {
+			argv = []string{o.app, "-issuer", issuer}
 		}
 		if rs != nil {
 			argv = append(argv, "-redis", rs.url)
