@@ -331,7 +331,7 @@ func startTarget(ctx context.Context, o options, name, self, issuer string, rs *
 		if o.app != "" && name == "oidcauth" {
 			argv = []string{o.app, "-issuer", issuer}
 		}
-		if rs != nil {
+		if rs != nil && t.redis {
 			argv = append(argv, "-redis", rs.url)
 		}
 		if t.srv, err = startServer(ctx, name, o.pin.command(o.pin.serverCPU, argv...), goEnv, logPath, listening); err != nil {
