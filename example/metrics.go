@@ -129,7 +129,7 @@ func writeSample(w *bufio.Writer, name string, attrs attribute.Set, le string, v
 		sep = ','
 		w.WriteString(promName(string(kv.Key)))
 		w.WriteString(`="`)
-		w.WriteString(labelValue(kv.Value.Emit()))
+		w.WriteString(labelValue(kv.Value.String()))
 		w.WriteByte('"')
 	}
 	if le != "" {
