@@ -18,15 +18,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/oidcauth/oidcauth"
+	"github.com/oidcauth/oidcauth/bench/internal/serve"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -44,47 +41,30 @@ func run(issuer, redisAddr string) error {
 	if issuer == "" {
 		return errors.New("-issuer is required")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	base := "http://" + ln.Addr().String()
-	opts := []oidcauth.Option{
-		oidcauth.WithClientID("client"), oidcauth.WithClientSecret("secret"),
-		oidcauth.WithRedirectURL(base + "/callback"),
-		oidcauth.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-	}
-	if redisAddr != "" {
-		opts = append(opts, oidcauth.WithSessionStore(goredisstore.New(redis.NewClient(&redis.Options{Addr: redisAddr}))))
-	}
-	auth, err := oidcauth.New(ctx, issuer, opts...)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /callback", auth.CallbackHandler())
-	mux.Handle("GET /me", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := oidcauth.RawClaimsFromContext(r.Context())
-		if !ok {
-			http.Error(w, "no claims", http.StatusInternalServerError)
-			return
+	return serve.Run("oidcauth", func(ctx context.Context, base string) (http.Handler, error) {
+		opts := []oidcauth.Option{
+			oidcauth.WithClientID("client"), oidcauth.WithClientSecret("secret"),
+			oidcauth.WithRedirectURL(base + "/callback"),
+			oidcauth.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(raw)
-	})))
-	srv := &http.Server{Handler: auth.LoadAndSave(mux), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(c)
-	}()
-	fmt.Printf("load: oidcauth listening url=%s\n", base)
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+		if redisAddr != "" {
+			opts = append(opts, oidcauth.WithSessionStore(goredisstore.New(redis.NewClient(&redis.Options{Addr: redisAddr}))))
+		}
+		auth, err := oidcauth.New(ctx, issuer, opts...)
+		if err != nil {
+			return nil, err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /callback", auth.CallbackHandler())
+		mux.Handle("GET /me", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			raw, ok := oidcauth.RawClaimsFromContext(r.Context())
+			if !ok {
+				http.Error(w, "no claims", http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(raw)
+		})))
+		return auth.LoadAndSave(mux), nil
+	})
 }

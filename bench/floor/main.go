@@ -15,15 +15,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2"
+	"github.com/oidcauth/oidcauth/bench/internal/serve"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -74,23 +72,5 @@ func run(name, redisAddr string) error {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(c)
 	})
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: sm.LoadAndSave(mux), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(c)
-	}()
-	fmt.Printf("load: %s listening url=http://%s\n", name, ln.Addr())
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Run(name, func(context.Context, string) (http.Handler, error) { return sm.LoadAndSave(mux), nil })
 }

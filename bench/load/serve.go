@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/oidcauth/oidcauth"
+	"github.com/oidcauth/oidcauth/bench/internal/serve"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,30 +24,9 @@ const claimsJSON = `{"sub":"alice","name":"Alice Example","email":"alice@example
 // serves until SIGTERM. The floor targets set a session on GET /seed; the
 // oidcauth target logs in through its /callback against -issuer.
 func serveMain(name, issuer, redisAddr string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	base := "http://" + ln.Addr().String()
-	h, err := handlerFor(ctx, name, base, issuer, redisAddr)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(c)
-	}()
-	fmt.Printf("load: %s listening url=%s\n", name, base)
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Run(name, func(ctx context.Context, base string) (http.Handler, error) {
+		return handlerFor(ctx, name, base, issuer, redisAddr)
+	})
 }
 
 func writeClaims(w http.ResponseWriter, b []byte) {
