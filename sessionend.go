@@ -105,7 +105,11 @@ func (a *Auth) EndIssuerSessions(ctx context.Context, issuer, subject string) er
 	return a.endSubjectSessions(ctx, p, issuer, subject)
 }
 
-func (a *Auth) endSubjectSessions(ctx context.Context, p *provider, issuer, subject string) error {
+// endSubjectSessions ends the sessions of subject at issuer, in a span
+// oidcauth.end_sessions that counts them (oidcauth.sessions).
+func (a *Auth) endSubjectSessions(ctx context.Context, p *provider, issuer, subject string) (err error) {
+	ctx, span := p.tel.startSpan(ctx, spanEndSessions)
+	defer func() { endSpan(span, err) }()
 	if subject == "" {
 		return fmt.Errorf("%w: EndSessions: the subject is empty", ErrBadRequest)
 	}
@@ -113,6 +117,7 @@ func (a *Auth) endSubjectSessions(ctx context.Context, p *provider, issuer, subj
 	if err != nil {
 		return err
 	}
+	span.SetAttributes(attrSessions.Int(len(list)))
 	if len(list) == 0 {
 		return nil
 	}

@@ -30,6 +30,7 @@ const (
 	spanLogout             = "oidcauth.logout"
 	spanBackchannelLogout  = "oidcauth.backchannel_logout"
 	spanFrontchannelLogout = "oidcauth.frontchannel_logout"
+	spanEndSessions        = "oidcauth.end_sessions"
 	spanDiscovery          = "oidcauth.discovery"
 	spanJWKSFetch          = "oidcauth.jwks.fetch"
 )
@@ -43,6 +44,7 @@ const (
 	attrKind     = attribute.Key("oidcauth.logout.kind")
 	attrReason   = attribute.Key("oidcauth.jwks.reason")
 	attrEndpoint = attribute.Key("oidcauth.endpoint")
+	attrSessions = attribute.Key("oidcauth.sessions") // the sessions EndSessions found
 )
 
 // Logout kinds, the values of oidcauth.logout.kind.
@@ -265,7 +267,7 @@ func metricCode(err error) string {
 		{ErrDiscovery, "discovery_failed"}, {ErrSession, "session_unavailable"},
 		{ErrNotLoggedIn, "login_required"}, {ErrRefresh, "refresh_failed"},
 		{ErrUserInfo, "userinfo_failed"}, {ErrIDToken, "invalid_id_token"},
-		{ErrExchange, "exchange_failed"},
+		{ErrExchange, "exchange_failed"}, {ErrBadRequest, "invalid_request"},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name

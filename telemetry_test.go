@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ func TestMetricCodeIsBounded(t *testing.T) {
 		{refuse("no", nil), "invalid_request"},
 		{context.DeadlineExceeded, "timeout"},
 		{errors.New("anything"), "_OTHER"},
+		{fmt.Errorf("%w: EndSessions: the subject is empty", ErrBadRequest), "invalid_request"},
 	} {
 		if got := metricCode(tt.err); got != tt.want {
 			t.Errorf("metricCode(%v) = %q, want %q", tt.err, got, tt.want)

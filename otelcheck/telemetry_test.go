@@ -1,6 +1,8 @@
 package otelcheck
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -380,5 +382,30 @@ func TestSecretSearchFindsLeaks(t *testing.T) {
 	span.End()
 	if leaks := r.leaks(loginSecrets); len(leaks) != 1 || !strings.Contains(leaks[0], "access_token") {
 		t.Fatalf("leaks %v, want the planted access token", leaks)
+	}
+}
+
+// TestEndSessionsTelemetry: EndSessions has its span, with the number of
+// sessions it found and the outcome; an empty subject ends it with
+// invalid_request.
+func TestEndSessionsTelemetry(t *testing.T) {
+	r := newRig(t, oidctest.Config{})
+	r.login()
+	if err := r.auth.EndSessions(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	s := r.oneSpan("oidcauth.end_sessions")
+	if attr(s, "oidcauth.sessions") != "1" || attr(s, "oidcauth.outcome") != "success" || attr(s, "oidcauth.provider") != r.op.Issuer {
+		t.Errorf("end_sessions span: %v", s.Attributes)
+	}
+	if resp := r.b.Get("/private"); resp.StatusCode != http.StatusFound {
+		t.Errorf("after EndSessions: %d, want a new login (302)", resp.StatusCode)
+	}
+	if err := r.auth.EndSessions(context.Background(), ""); !errors.Is(err, oidcauth.ErrBadRequest) {
+		t.Fatalf("empty subject: %v", err)
+	}
+	spans := r.spansNamed("oidcauth.end_sessions")
+	if len(spans) != 2 || attr(spans[1], "oidcauth.outcome") != "failure" || attr(spans[1], "error.type") != "invalid_request" || spans[1].Status.Code != codes.Error {
+		t.Errorf("refused end_sessions spans %v", spans)
 	}
 }
