@@ -216,6 +216,7 @@ func TestIDTokenVerification(t *testing.T) {
 		{"wrong nonce", oidctest.Tamper{IDTokenClaims: set("nonce", "replayed")}, false},
 		{"missing nonce", oidctest.Tamper{IDTokenClaims: del("nonce")}, false},
 		{"wrong at_hash", oidctest.Tamper{IDTokenClaims: set("at_hash", "AAAAAAAAAAAAAAAAAAAAAA")}, false},
+		{"a standard claim of the wrong type", oidctest.Tamper{IDTokenClaims: set("name", 42)}, false},
 		{"no id_token", oidctest.Tamper{NoIDToken: true}, false},
 	}
 	for _, tt := range tests {

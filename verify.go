@@ -90,8 +90,9 @@ type idTokenExtra struct {
 
 // verifyIDToken checks an id_token: go-oidc checks the signature against the
 // key set with the accepted algorithms, iss, aud, exp (with leeway) and nbf;
-// this adds what it lacks: iss again and a multi-tenant issuer's rules
-// (tokenIssuer), sub and iat present, iat not in the future, azp
+// this adds what it lacks: claims that decode (the standard ones with their
+// types, which become the login's), iss again and a multi-tenant issuer's
+// rules (tokenIssuer), sub and iat present, iat not in the future, azp
 // when present or when aud has several values, and at_hash when present.
 // The nonce is the caller's to check (it differs for refreshed tokens).
 func (a *Auth) verifyIDToken(ctx context.Context, p *provider, raw, accessToken string) (*oidc.IDToken, *idTokenExtra, error) {

@@ -63,6 +63,7 @@ func TestVerifyTokensUnit(t *testing.T) {
 		{name: "iat in the future", edit: set("iat", now.Add(time.Hour).Unix()), wantErr: "issued in the future"},
 		{name: "nbf beyond the clock skew", edit: set("nbf", now.Add(3*time.Minute).Unix()), wantErr: "not valid before"},
 		{name: "nbf not a number", edit: set("nbf", "soon"), wantErr: "invalid number"},
+		{name: "a standard claim of the wrong type", edit: set("name", 42), wantErr: "unmarshal"},
 		{name: "azp of another client", edit: set("azp", "other"), wantErr: "azp"},
 		{name: "several aud, no azp", edit: set("aud", []string{client, "other"}), wantErr: "several audiences"},
 		{name: "wrong at_hash", edit: set("at_hash", atHash("another token")), wantErr: "at_hash"},
