@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"sync"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -84,9 +83,9 @@ type telemetry struct {
 
 	// durationSets keeps the attribute sets of providerTime's points by
 	// their values (durationKey): a request to the provider builds and sorts
-	// none. Bounded by maxDurationSets.
-	durationSets     sync.Map
-	durationSetCount atomic.Int32
+	// none. At most maxDurationSets entries.
+	durationMu   sync.RWMutex
+	durationSets map[durationKey]attribute.Set
 }
 
 // WithTracerProvider sets the OpenTelemetry tracer provider oidcauth's spans

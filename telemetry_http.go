@@ -125,8 +125,11 @@ const maxDurationSets = 256
 
 // durationSet returns the attribute set of k's points, made once.
 func (t *telemetry) durationSet(k durationKey) attribute.Set {
-	if s, ok := t.durationSets.Load(k); ok {
-		return s.(attribute.Set)
+	t.durationMu.RLock()
+	s, ok := t.durationSets[k]
+	t.durationMu.RUnlock()
+	if ok {
+		return s
 	}
 	attrs := []attribute.KeyValue{attrEndpoint.String(k.endpoint), t.provider, attribute.String("http.request.method", k.method)}
 	if k.status != 0 {
@@ -135,11 +138,14 @@ func (t *telemetry) durationSet(k durationKey) attribute.Set {
 	if k.errType != "" {
 		attrs = append(attrs, attrError.String(k.errType))
 	}
-	s := attribute.NewSet(attrs...)
-	if t.durationSetCount.Load() < maxDurationSets {
-		if _, loaded := t.durationSets.LoadOrStore(k, s); !loaded {
-			t.durationSetCount.Add(1)
+	s = attribute.NewSet(attrs...)
+	t.durationMu.Lock()
+	if len(t.durationSets) < maxDurationSets {
+		if t.durationSets == nil {
+			t.durationSets = map[durationKey]attribute.Set{}
 		}
+		t.durationSets[k] = s
 	}
+	t.durationMu.Unlock()
 	return s
 }
