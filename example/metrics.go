@@ -112,7 +112,7 @@ func writeHistogram[N int64 | float64](w *bufio.Writer, name, help string, point
 
 func writeHeader(w *bufio.Writer, name, help, typ string) {
 	if help != "" {
-		help = strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(help)
+		help = helpEscaper.Replace(help)
 		fmt.Fprintf(w, "# HELP %s %s\n", name, help)
 	}
 	fmt.Fprintf(w, "# TYPE %s %s\n", name, typ)
@@ -129,7 +129,7 @@ func writeSample(w *bufio.Writer, name string, attrs attribute.Set, le string, v
 		sep = ','
 		w.WriteString(promName(string(kv.Key)))
 		w.WriteString(`="`)
-		w.WriteString(labelValue(kv.Value.String()))
+		w.WriteString(labelEscaper.Replace(kv.Value.String()))
 		w.WriteByte('"')
 	}
 	if le != "" {
@@ -157,10 +157,12 @@ func promName(s string) string {
 	return string(b)
 }
 
-// labelValue escapes a label value: backslash, double quote and newline.
-func labelValue(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
+// helpEscaper and labelEscaper escape HELP text (backslash, newline) and
+// label values (also double quote), as the text format requires.
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+)
 
 // formatFloat writes v as Prometheus reads it: a whole number as an
 // integer, another in its shortest form, +Inf, -Inf, NaN.
